@@ -1,0 +1,230 @@
+"""The tabular LightningDataModule base: splitting, scaling and loading.
+
+Subclasses only describe their data (a :class:`TabularTable` and its
+schema); this base does the rest identically for every dataset:
+
+* seeded splits stratified by (y, s), or a dataset's official test split;
+* standardization of numeric columns with training-split statistics only;
+* one-hot encoding against the schema's full category lists, so the feature
+  width (:attr:`num_features`) is known right after ``__init__`` and is the
+  same for every split and every process;
+* whole-batch loading with :class:`~fairlit.data.loading.BatchLoader`,
+  sharded across processes under data parallelism.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pytorch_lightning as pl
+import torch
+
+from fairlit.data.loading import BatchLoader, TabularDataset, stratified_split
+from fairlit.data.parsers import TabularSchema
+
+__all__ = ["TabularDataModule", "TabularTable", "encode_features"]
+
+
+@dataclass
+class TabularTable:
+    """A clean table ready for splitting.
+
+    Attributes:
+        features: One row per example, holding at least the schema's columns.
+        y: int64 target ``[N]`` (1 = the positive outcome).
+        s: int64 group index ``[N]``.
+        test_mask: bool ``[N]`` marking an official test split, or None.
+    """
+
+    features: pd.DataFrame
+    y: np.ndarray
+    s: np.ndarray
+    test_mask: np.ndarray | None = None
+
+
+def encode_features(
+    frame: pd.DataFrame, schema: TabularSchema, mean: np.ndarray, std: np.ndarray
+) -> np.ndarray:
+    """Standardize numeric columns and one-hot encode categorical ones.
+
+    Args:
+        frame: Rows to encode, holding the schema's columns.
+        schema: Which columns are numeric and the full category list of each categorical one.
+        mean: Per numeric column mean (training split).
+        std: Per numeric column standard deviation (training split, zeros replaced by 1).
+
+    Returns:
+        float32 array ``[N, schema.width()]``: numeric columns first, then the
+        one-hot blocks in schema order.
+
+    Example:
+        >>> schema = TabularSchema(("a",), {"c": ("u", "v")})
+        >>> frame = pd.DataFrame({"a": [1.0, 3.0], "c": ["v", "u"]})
+        >>> encode_features(frame, schema, np.array([2.0]), np.array([1.0])).tolist()
+        [[-1.0, 0.0, 1.0], [1.0, 1.0, 0.0]]
+    """
+    blocks = []
+    if schema.numeric:
+        numeric = frame[list(schema.numeric)].to_numpy(dtype=np.float64)
+        blocks.append((numeric - mean) / std)
+    for column, categories in schema.categorical.items():
+        codes = pd.Categorical(frame[column].astype(str), categories=list(categories)).codes
+        blocks.append(np.eye(len(categories))[codes])
+    if not blocks:
+        return np.zeros((len(frame), 0), dtype=np.float32)
+    return np.concatenate(blocks, axis=1).astype(np.float32)
+
+
+class TabularDataModule(pl.LightningDataModule):
+    """Base of every tabular DataModule in fairlit.
+
+    A subclass sets :attr:`schema` (all candidate feature columns),
+    :attr:`sensitive_columns` (columns the group index is derived from, left
+    out of the features unless ``include_sensitive_in_features``) and
+    :attr:`group_names` in its ``__init__``, and implements :meth:`load_table`.
+
+    Batches are dicts: ``x`` float32 ``[B, F]``, ``y`` int64 ``[B]``, ``s``
+    int64 ``[B]``.
+
+    Args:
+        batch_size: Training batch size.
+        eval_batch_size: Batch size for validation, test and predict
+            (defaults to ``batch_size``; larger is faster and does not change results).
+        seed: Seed of the split and of the per-epoch shuffle.
+        val_fraction: Fraction of the data (of the training file, for a dataset
+            with an official test split) held out for validation, stratified by (y, s).
+        test_fraction: Fraction held out for testing when the dataset has no official
+            test split; ``None`` takes the dataset's default.
+        include_sensitive_in_features: Keep the sensitive column(s) among the features.
+    """
+
+    schema: TabularSchema
+    sensitive_columns: tuple[str, ...] = ()
+    group_names: tuple[str, ...] = ()
+    default_test_fraction: float = 0.2
+
+    def __init__(
+        self,
+        batch_size: int = 200,
+        eval_batch_size: int | None = None,
+        seed: int = 0,
+        val_fraction: float = 0.1,
+        test_fraction: float | None = None,
+        include_sensitive_in_features: bool = False,
+    ) -> None:
+        super().__init__()
+        for name, value in (("batch_size", batch_size), ("eval_batch_size", eval_batch_size)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        for name, value in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
+            if value is not None and not 0.0 <= value < 1.0:
+                raise ValueError(f"{name} must be in [0, 1), got {value!r}")
+        self.batch_size = batch_size
+        self.eval_batch_size = eval_batch_size or batch_size
+        self.seed = seed
+        self.val_fraction = val_fraction
+        self.test_fraction = test_fraction
+        self.include_sensitive_in_features = include_sensitive_in_features
+        self.train_dataset: TabularDataset | None = None
+        self.val_dataset: TabularDataset | None = None
+        self.test_dataset: TabularDataset | None = None
+
+    # -- description, known right after __init__ --------------------------------------------
+
+    @property
+    def feature_schema(self) -> TabularSchema:
+        """The schema of the encoded features (sensitive columns removed unless kept)."""
+        if self.include_sensitive_in_features:
+            return self.schema
+        return self.schema.without(self.sensitive_columns)
+
+    @property
+    def num_features(self) -> int:
+        """Width of ``x``, fixed by the schema (known before :meth:`setup`)."""
+        return self.feature_schema.width()
+
+    @property
+    def num_groups(self) -> int:
+        """Number of sensitive groups (values of ``s``)."""
+        return len(self.group_names)
+
+    @property
+    def num_classes(self) -> int:
+        """Number of target classes (2 for every tabular dataset)."""
+        return 2
+
+    @property
+    def feature_names(self) -> list[str]:
+        """Name of each column of ``x`` (``column=category`` for one-hot columns)."""
+        schema = self.feature_schema
+        return list(schema.numeric) + [
+            f"{column}={category}"
+            for column, categories in schema.categorical.items()
+            for category in categories
+        ]
+
+    def load_table(self) -> TabularTable:
+        """Read and clean the data (dataset specific)."""
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    # -- Lightning hooks -------------------------------------------------------------------
+
+    def setup(self, stage: str | None = None) -> None:
+        """Split, scale and encode (once; every stage and rank gets the same splits)."""
+        if self.train_dataset is not None:
+            return
+        table = self.load_table()
+        strata = table.y * max(self.num_groups, 1) + table.s
+        if table.test_mask is not None:
+            pool = np.flatnonzero(~table.test_mask)
+            train, val = (pool[i] for i in stratified_split(strata[pool], (self.val_fraction,), self.seed))
+            test = np.flatnonzero(table.test_mask)
+        else:
+            test_fraction = (
+                self.default_test_fraction if self.test_fraction is None else self.test_fraction
+            )
+            train, val, test = stratified_split(strata, (self.val_fraction, test_fraction), self.seed)
+        schema = self.feature_schema
+        train_numeric = table.features.iloc[train][list(schema.numeric)].to_numpy(np.float64)
+        mean = train_numeric.mean(axis=0) if len(train) else np.zeros(len(schema.numeric))
+        std = train_numeric.std(axis=0) if len(train) else np.ones(len(schema.numeric))
+        std = np.where(std > 0, std, 1.0)
+        self.feature_mean, self.feature_std = mean, std
+
+        def make(rows: np.ndarray) -> TabularDataset:
+            x = encode_features(table.features.iloc[rows], schema, mean, std)
+            return TabularDataset(
+                torch.from_numpy(x), torch.from_numpy(table.y[rows]), torch.from_numpy(table.s[rows])
+            )
+
+        self.train_dataset, self.val_dataset, self.test_dataset = make(train), make(val), make(test)
+
+    def _loader(self, dataset: TabularDataset | None, train: bool) -> BatchLoader:
+        if dataset is None:
+            raise RuntimeError(f"{type(self).__name__}.setup() must run before asking for a loader")
+        trainer = self.trainer
+        replicas, rank = (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
+        return BatchLoader(
+            dataset,
+            batch_size=self.batch_size if train else self.eval_batch_size,
+            shuffle=train,
+            seed=self.seed,
+            num_replicas=replicas,
+            rank=rank,
+        )
+
+    def train_dataloader(self) -> BatchLoader:
+        """Shuffled whole-batch loader over the training split."""
+        return self._loader(self.train_dataset, train=True)
+
+    def val_dataloader(self) -> BatchLoader:
+        """Loader over the validation split."""
+        return self._loader(self.val_dataset, train=False)
+
+    def test_dataloader(self) -> BatchLoader:
+        """Loader over the test split."""
+        return self._loader(self.test_dataset, train=False)
+
+    def predict_dataloader(self) -> BatchLoader:
+        """Loader over the test split (what ``fairlit predict`` scores)."""
+        return self._loader(self.test_dataset, train=False)
