@@ -140,7 +140,7 @@ class CompasDataModule(TabularDataModule):
     Example:
         >>> dm = CompasDataModule()
         >>> dm.num_features, dm.group_names
-        (12, ('African-American', 'Caucasian'))
+        (13, ('African-American', 'Caucasian'))
     """
 
     def __init__(

@@ -26,6 +26,9 @@ __all__ = [
     "load_adult",
     "load_compas",
     "load_german",
+    "parse_adult",
+    "parse_compas",
+    "parse_german",
 ]
 
 
@@ -147,8 +150,7 @@ ADULT_SCHEMA = TabularSchema(
 )
 
 
-def _read_adult_part(name: str, data_dir: str | Path | None) -> pd.DataFrame:
-    raw = read_raw_bytes(name, data_dir)
+def _parse_adult_part(raw: bytes, name: str) -> pd.DataFrame:
     frame = pd.read_csv(
         io.BytesIO(raw),
         header=None,
@@ -172,7 +174,7 @@ def _read_adult_part(name: str, data_dir: str | Path | None) -> pd.DataFrame:
 
 
 def load_adult(data_dir: str | Path | None = None) -> pd.DataFrame:
-    """Parse Adult (both official files) into one clean table.
+    """Read and parse Adult (both official files) into one clean table.
 
     Skips the test file's comment line, strips the trailing ``.`` of its
     labels, treats ``?`` as missing and drops every row with a missing value
@@ -191,9 +193,14 @@ def load_adult(data_dir: str | Path | None = None) -> pd.DataFrame:
         >>> len(table), int((table["split"] == "test").sum())
         (45222, 15060)
     """
+    return parse_adult(read_raw_bytes("adult.data", data_dir), read_raw_bytes("adult.test", data_dir))
+
+
+def parse_adult(train: bytes, test: bytes) -> pd.DataFrame:
+    """Parse the bytes of ``adult.data`` and ``adult.test`` (see :func:`load_adult`)."""
     parts = []
-    for name, split in (("adult.data", "train"), ("adult.test", "test")):
-        part = _read_adult_part(name, data_dir).dropna().drop(columns="fnlwgt")
+    for raw, name, split in ((train, "adult.data", "train"), (test, "adult.test", "test")):
+        part = _parse_adult_part(raw, name).dropna().drop(columns="fnlwgt")
         part["split"] = split
         parts.append(part)
     table = pd.concat(parts, ignore_index=True)
@@ -219,7 +226,7 @@ COMPAS_SCHEMA = TabularSchema(
             "Native American",
             "Other",
         ),
-        "c_charge_degree": ("F", "M"),
+        "c_charge_degree": ("F", "M", "O"),  # "O" rows are removed by ProPublica's filter
     },
 )
 
@@ -243,7 +250,12 @@ def load_compas(data_dir: str | Path | None = None, propublica_filter: bool = Tr
         (6172, 0.4551)
     """
     name = "compas-scores-two-years.csv"
-    raw = read_raw_bytes(name, data_dir)
+    return parse_compas(read_raw_bytes(name, data_dir), propublica_filter)
+
+
+def parse_compas(raw: bytes, propublica_filter: bool = True) -> pd.DataFrame:
+    """Parse the bytes of ``compas-scores-two-years.csv`` (see :func:`load_compas`)."""
+    name = "compas-scores-two-years.csv"
     frame = pd.read_csv(io.BytesIO(raw), keep_default_na=False, na_values=[""], low_memory=False)
     needed = [*COMPAS_SCHEMA.columns, "two_year_recid"]
     filter_columns = ["days_b_screening_arrest", "is_recid", "score_text"]
@@ -329,8 +341,12 @@ def load_german(data_dir: str | Path | None = None) -> pd.DataFrame:
         >>> len(table), float(table["credit"].mean())
         (1000, 0.7)
     """
+    return parse_german(read_raw_bytes("german.data", data_dir))
+
+
+def parse_german(raw: bytes) -> pd.DataFrame:
+    """Parse the bytes of ``german.data`` (see :func:`load_german`)."""
     name = "german.data"
-    raw = read_raw_bytes(name, data_dir)
     frame = pd.read_csv(io.BytesIO(raw), sep=r"\s+", header=None, keep_default_na=False)
     if frame.shape[1] != len(GERMAN_COLUMNS):
         raise DataFileError(
