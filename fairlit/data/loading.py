@@ -102,6 +102,7 @@ class BatchLoader:
         self.num_replicas = num_replicas
         self.rank = rank
         self.sampler = _EpochSampler()
+        self.batch_sampler = None  # Lightning inspects these two DataLoader attributes
         self._iterations = 0
 
     def _indices(self) -> Tensor:

@@ -1,0 +1,86 @@
+"""The ``fairlit`` command line: LightningCLI with fairlit's links and defaults.
+
+``fairlit fit --config configs/adult.yaml`` trains; ``fairlit test``,
+``validate`` and ``predict`` evaluate a checkpoint (``--ckpt_path``). Any
+LightningModule subclass of :class:`~fairlit.models.FairRepresentationModel`
+and any LightningDataModule exposing ``num_features``, ``num_groups`` and
+``num_classes`` can be named with ``class_path`` in a config.
+"""
+
+from typing import Any
+
+import pytorch_lightning as pl
+from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
+from pytorch_lightning.utilities.rank_zero import rank_zero_info
+
+from fairlit import __version__
+from fairlit.models import FairRepresentationModel
+
+__all__ = ["FairlitCLI", "build_cli", "main"]
+
+
+class FairlitCLI(LightningCLI):
+    """LightningCLI linking the data's shapes into the model.
+
+    ``data.num_features`` goes to the encoder's ``in_features``,
+    ``data.num_groups`` and ``data.num_classes`` to the model, after the
+    DataModule is instantiated, so configs never repeat them.
+    """
+
+    def init_parser(self, **kwargs: Any) -> LightningArgumentParser:
+        """Add ``--version`` to the top-level parser."""
+        parser = super().init_parser(**kwargs)
+        parser.add_argument("--version", action="version", version=f"fairlit {__version__}")
+        return parser
+
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        """Link the data's shapes into the model's arguments."""
+        parser.link_arguments(
+            "data.num_features", "model.init_args.encoder.init_args.in_features", apply_on="instantiate"
+        )
+        parser.link_arguments("data.num_groups", "model.init_args.num_groups", apply_on="instantiate")
+        parser.link_arguments("data.num_classes", "model.init_args.num_classes", apply_on="instantiate")
+
+    def after_fit(self) -> None:
+        """Say where the checkpoint and the logs went."""
+        trainer = self.trainer
+        callback = trainer.checkpoint_callback
+        best = getattr(callback, "best_model_path", "") or getattr(callback, "last_model_path", "")
+        rank_zero_info(f"\nfairlit: checkpoint: {best or '(none saved)'}")
+        rank_zero_info(f"fairlit: logs:       {trainer.log_dir}")
+        if best:
+            rank_zero_info(
+                "fairlit: evaluate it with: fairlit test --config <the same configs> "
+                f"--ckpt_path {best}"
+            )
+
+
+def build_cli(args: list[str] | None = None, run: bool = False, **kwargs: Any) -> FairlitCLI:
+    """Build the CLI (for notebooks and tests: ``run=False`` only instantiates).
+
+    Args:
+        args: Command-line arguments (``None`` reads ``sys.argv``). With
+            ``run=False`` there is no subcommand: pass e.g.
+            ``["--config", "configs/adult.yaml"]``.
+        run: Run the subcommand named in ``args``.
+        **kwargs: Passed to :class:`FairlitCLI`.
+
+    Returns:
+        The CLI, with ``.model``, ``.datamodule`` and ``.trainer`` instantiated.
+    """
+    options: dict[str, Any] = {
+        "subclass_mode_model": True,
+        "subclass_mode_data": True,
+        "seed_everything_default": 0,
+        "save_config_kwargs": {"overwrite": True},
+        "auto_configure_optimizers": False,
+        "run": run,
+        "args": args,
+    }
+    options.update(kwargs)
+    return FairlitCLI(FairRepresentationModel, pl.LightningDataModule, **options)
+
+
+def main(args: list[str] | None = None) -> None:
+    """Entry point of the ``fairlit`` console script and ``python -m fairlit``."""
+    build_cli(args, run=True)

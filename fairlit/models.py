@@ -1,0 +1,263 @@
+r"""The LightningModule: encoder + task head + invariance regularizer.
+
+.. math::
+
+    L = (1 - \gamma)\, L_{task}(\text{head}(T), y) + \gamma\, R(T, s)
+
+where :math:`T` is the encoder's representation (the stochastic binary code
+for SQNN), :math:`L_{task}` the cross-entropy and :math:`R` the injected
+regularizer's penalty (e.g. the mutual information :math:`I(T; S)` in bits).
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+from pytorch_lightning.cli import LRSchedulerCallable, OptimizerCallable
+from torch import Tensor, nn
+from torchmetrics import MetricCollection
+from torchmetrics.classification import (
+    BinaryAccuracy,
+    BinaryAUROC,
+    MulticlassAccuracy,
+    MulticlassAUROC,
+)
+
+from fairlit.metrics import DemographicParityDifference, EqualizedOddsDifference, MutualInformation
+from fairlit.nn import EncoderOutput, TaskHead
+from fairlit.regularizers import NoRegularizer
+
+__all__ = ["FairRepresentationModel", "NonFiniteLossError"]
+
+HeadFactory = Callable[[int, int], nn.Module]
+RegularizerFactory = Callable[[int, int], nn.Module]
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The training loss became NaN or infinite; the message names the step and the term."""
+
+
+def _adam(params: Any) -> torch.optim.Optimizer:
+    return torch.optim.Adam(params, lr=1e-3)
+
+
+class FairRepresentationModel(pl.LightningModule):
+    r"""Learn a representation that predicts ``y`` and is invariant to ``s``.
+
+    Components are injected, never looked up by name: any ``nn.Module``
+    encoder returning an :class:`~fairlit.nn.EncoderOutput` and having an
+    ``out_features`` attribute; a head factory called with
+    ``(encoder.out_features, num_classes)``; a regularizer factory called with
+    ``(encoder.out_features, num_groups)``. From a LightningCLI config, the
+    factories are written like classes (``class_path`` + ``init_args``) and
+    receive the sizes at construction.
+
+    Logged per stage (``train``, ``val``, ``test``): ``{stage}/loss``,
+    ``{stage}/task_loss``, ``{stage}/penalty``; for ``val`` and ``test`` also
+    ``accuracy`` (predictions thresholded at 0.5), ``auc`` (ROC AUC),
+    ``dp_difference`` (demographic parity difference of the thresholded
+    predictions: max - min positive rate over groups), ``eo_difference``
+    (equalized odds difference: max of the TPR and FPR gaps),
+    ``mi_bits`` (plug-in :math:`I(T; S)` of the sampled codes over the whole
+    epoch, in bits) and ``mi_factorized_bits`` (factorized MI of the firing
+    probabilities over the whole epoch). The MI entries are only logged for an
+    encoder with a stochastic binary layer.
+
+    Args:
+        encoder: Maps ``x`` to an :class:`~fairlit.nn.EncoderOutput`.
+        head: Factory ``(in_features, num_classes) -> nn.Module`` returning
+            logits; ``None`` builds a linear :class:`~fairlit.nn.TaskHead`.
+        regularizer: Factory ``(in_features, num_groups) -> nn.Module``
+            returning a penalty from ``(EncoderOutput, s)``; ``None`` means no
+            regularizer.
+        gamma: Weight :math:`\gamma \in [0, 1]` of the penalty.
+        num_groups: Number of sensitive groups (linked from the data by the CLI).
+        num_classes: Number of target classes (linked from the data by the CLI).
+        optimizer: Optimizer factory; default Adam with lr 1e-3.
+        lr_scheduler: Optional scheduler factory, stepped every optimizer step
+            if the scheduler class says ``interval = "step"`` (like
+            :class:`~fairlit.optim.InverseTimeDecay`), else every epoch.
+        check_finite: Stop with :class:`NonFiniteLossError` when the training
+            loss becomes NaN or infinite (one host sync per step on a GPU).
+
+    Example:
+        >>> from fairlit.nn import HybridBinaryEncoder
+        >>> model = FairRepresentationModel(HybridBinaryEncoder(in_features=5, out_features=8), gamma=0.3)
+        >>> batch = {"x": torch.randn(6, 5), "y": torch.tensor([0, 1, 0, 1, 1, 0]), "s": torch.tensor([0, 0, 1, 1, 0, 1])}
+        >>> terms = model.loss_terms(batch)
+        >>> sorted(terms)
+        ['logits', 'loss', 'output', 'penalty', 'task_loss']
+    """
+
+    def __init__(
+        self,
+        encoder: nn.Module,
+        head: HeadFactory | None = None,
+        regularizer: RegularizerFactory | None = None,
+        gamma: float = 0.5,
+        num_groups: int = 2,
+        num_classes: int = 2,
+        optimizer: OptimizerCallable = _adam,
+        lr_scheduler: LRSchedulerCallable | None = None,
+        check_finite: bool = True,
+    ) -> None:
+        super().__init__()
+        if isinstance(gamma, bool) or not isinstance(gamma, int | float) or not 0.0 <= gamma <= 1.0:
+            raise ValueError(f"gamma must be a number in [0, 1], got {gamma!r}")
+        if num_groups < 1 or num_classes < 2:
+            raise ValueError(
+                f"need num_groups >= 1 and num_classes >= 2, got {num_groups} and {num_classes}"
+            )
+        if not isinstance(getattr(encoder, "out_features", None), int):
+            raise TypeError(
+                f"encoder {type(encoder).__name__} must have an int attribute `out_features` "
+                "(the width of its representation)"
+            )
+        self.save_hyperparameters()
+        self.encoder = encoder
+        width = encoder.out_features
+        self.head = head(width, num_classes) if head is not None else TaskHead(width, num_classes)
+        self.regularizer = (
+            regularizer(width, num_groups) if regularizer is not None else NoRegularizer(width, num_groups)
+        )
+        self.gamma = float(gamma)
+        self.num_groups = num_groups
+        self.num_classes = num_classes
+        self.optimizer_factory = optimizer
+        self.lr_scheduler_factory = lr_scheduler
+        self.check_finite = check_finite
+        self.val_metrics = self._metrics("val")
+        self.test_metrics = self._metrics("test")
+        self.val_mi = self._mi_metrics()
+        self.test_mi = self._mi_metrics()
+
+    def _metrics(self, stage: str) -> MetricCollection:
+        if self.num_classes == 2:
+            task: dict[str, Any] = {"accuracy": BinaryAccuracy(), "auc": BinaryAUROC()}
+            fairness = {
+                "dp_difference": DemographicParityDifference(num_groups=self.num_groups),
+                "eo_difference": EqualizedOddsDifference(num_groups=self.num_groups),
+            }
+        else:
+            task = {
+                "accuracy": MulticlassAccuracy(self.num_classes, average="micro"),
+                "auc": MulticlassAUROC(self.num_classes),
+            }
+            fairness = {}
+        return MetricCollection({**task, **fairness}, prefix=f"{stage}/")
+
+    def _mi_metrics(self) -> nn.ModuleDict:
+        bits = self.encoder.out_features
+        return nn.ModuleDict(
+            {
+                "mi_bits": MutualInformation(self.num_groups, estimator="plugin", num_bits=bits),
+                "mi_factorized_bits": MutualInformation(
+                    self.num_groups, estimator="factorized", num_bits=bits
+                ),
+            }
+        )
+
+    # -- forward and loss --------------------------------------------------------------------
+
+    def forward(self, x: Tensor) -> tuple[EncoderOutput, Tensor]:
+        """Encode ``x`` and return ``(representation, logits)``."""
+        output = self.encoder(x)
+        return output, self.head(output.code)
+
+    def task_loss(self, logits: Tensor, y: Tensor) -> Tensor:
+        """Cross-entropy of the head's logits (binary: one logit per row)."""
+        if self.num_classes == 2:
+            return F.binary_cross_entropy_with_logits(logits, y.to(logits.dtype))
+        return F.cross_entropy(logits, y)
+
+    def predict_proba(self, logits: Tensor) -> Tensor:
+        """P(y = 1) ``[B]`` for a binary task, class probabilities ``[B, C]`` otherwise."""
+        return torch.sigmoid(logits) if self.num_classes == 2 else logits.softmax(-1)
+
+    def loss_terms(self, batch: dict[str, Tensor]) -> dict[str, Any]:
+        """Compute the representation, logits, task loss, penalty and total loss of a batch."""
+        output, logits = self(batch["x"])
+        task_loss = self.task_loss(logits, batch["y"])
+        penalty = self.regularizer(output, batch["s"])
+        loss = (1.0 - self.gamma) * task_loss + self.gamma * penalty
+        return {"output": output, "logits": logits, "task_loss": task_loss, "penalty": penalty, "loss": loss}
+
+    # -- Lightning steps ---------------------------------------------------------------------
+
+    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
+        """Optimize the weighted sum of task loss and penalty."""
+        terms = self.loss_terms(batch)
+        if self.check_finite and not torch.isfinite(terms["loss"]):
+            bad = [k for k in ("task_loss", "penalty") if not torch.isfinite(terms[k])]
+            raise NonFiniteLossError(
+                f"training loss is {terms['loss'].item()} at global step {self.global_step} "
+                f"(epoch {self.current_epoch}, batch {batch_idx}); non-finite term(s): "
+                f"{bad or ['the weighted sum']}. Lower the learning rate or check the input "
+                "features for extreme values."
+            )
+        size = len(batch["y"])
+        for key in ("loss", "task_loss", "penalty"):
+            self.log(f"train/{key}", terms[key], on_step=True, on_epoch=True, batch_size=size,
+                     prog_bar=key == "loss")  # fmt: skip
+        return terms["loss"]
+
+    def _evaluate(self, batch: dict[str, Tensor], stage: str) -> dict[str, Tensor]:
+        terms = self.loss_terms(batch)
+        output, y, s = terms["output"], batch["y"], batch["s"]
+        y_prob = self.predict_proba(terms["logits"]).detach()
+        metrics = self.val_metrics if stage == "val" else self.test_metrics
+        if self.num_classes == 2:
+            metrics.update(y_prob, y, groups=s)
+        else:
+            metrics.update(y_prob, y)
+        size = len(y)
+        for key in ("loss", "task_loss", "penalty"):
+            self.log(f"{stage}/{key}", terms[key], on_step=False, on_epoch=True, batch_size=size,
+                     sync_dist=True)  # fmt: skip
+        if output.probs is not None:
+            mi = self.val_mi if stage == "val" else self.test_mi
+            mi["mi_bits"].update(output.code.detach(), s)
+            mi["mi_factorized_bits"].update(output.probs.detach(), s)
+        return {"loss": terms["loss"], "y_prob": y_prob, "y": y, "s": s,
+                "code": output.code.detach(), "probs": None if output.probs is None else output.probs.detach()}  # fmt: skip
+
+    def _log_epoch(self, stage: str) -> None:
+        metrics = self.val_metrics if stage == "val" else self.test_metrics
+        self.log_dict(metrics.compute())
+        metrics.reset()
+        for key, metric in (self.val_mi if stage == "val" else self.test_mi).items():
+            if metric.update_called:
+                self.log(f"{stage}/{key}", metric.compute())
+            metric.reset()
+
+    def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> dict[str, Tensor]:
+        """Evaluate one validation batch (see :meth:`test_step`)."""
+        return self._evaluate(batch, "val")
+
+    def on_validation_epoch_end(self) -> None:
+        """Log the epoch-level validation metrics."""
+        self._log_epoch("val")
+
+    def test_step(self, batch: dict[str, Tensor], batch_idx: int) -> dict[str, Tensor]:
+        """Evaluate one test batch; returns ``loss``, ``y_prob``, ``y``, ``s``, ``code``, ``probs``."""
+        return self._evaluate(batch, "test")
+
+    def on_test_epoch_end(self) -> None:
+        """Log the epoch-level test metrics."""
+        self._log_epoch("test")
+
+    def predict_step(self, batch: dict[str, Tensor], batch_idx: int) -> dict[str, Tensor]:
+        """Return ``y_prob`` (P(y=1)), ``code`` (the representation), ``y`` and ``s``."""
+        output, logits = self(batch["x"])
+        return {"y_prob": self.predict_proba(logits), "code": output.code, "y": batch["y"], "s": batch["s"]}
+
+    def configure_optimizers(self) -> Any:
+        """Build the injected optimizer (and scheduler) over all parameters."""
+        optimizer = self.optimizer_factory(self.parameters())
+        if self.lr_scheduler_factory is None:
+            return optimizer
+        scheduler = self.lr_scheduler_factory(optimizer)
+        interval = getattr(scheduler, "interval", "epoch")
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": interval}}
