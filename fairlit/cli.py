@@ -11,7 +11,7 @@ from typing import Any
 
 import pytorch_lightning as pl
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
-from pytorch_lightning.utilities.rank_zero import rank_zero_info
+from pytorch_lightning.utilities.rank_zero import rank_zero_only
 
 from fairlit import __version__
 from fairlit.models import FairRepresentationModel
@@ -46,13 +46,17 @@ class FairlitCLI(LightningCLI):
         trainer = self.trainer
         callback = trainer.checkpoint_callback
         best = getattr(callback, "best_model_path", "") or getattr(callback, "last_model_path", "")
-        rank_zero_info(f"\nfairlit: checkpoint: {best or '(none saved)'}")
-        rank_zero_info(f"fairlit: logs:       {trainer.log_dir}")
+        lines = [f"\nfairlit: checkpoint: {best or '(none saved)'}", f"fairlit: logs:       {trainer.log_dir}"]
         if best:
-            rank_zero_info(
-                "fairlit: evaluate it with: fairlit test --config <the same configs> "
-                f"--ckpt_path {best}"
+            lines.append(
+                f"fairlit: evaluate it with: fairlit test --config <the same configs> --ckpt_path {best}"
             )
+        _print("\n".join(lines))
+
+
+@rank_zero_only
+def _print(text: str) -> None:
+    print(text, flush=True)
 
 
 def build_cli(args: list[str] | None = None, run: bool = False, **kwargs: Any) -> FairlitCLI:

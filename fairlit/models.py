@@ -9,6 +9,7 @@ for SQNN), :math:`L_{task}` the cross-entropy and :math:`R` the injected
 regularizer's penalty (e.g. the mutual information :math:`I(T; S)` in bits).
 """
 
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -115,7 +116,11 @@ class FairRepresentationModel(pl.LightningModule):
                 f"encoder {type(encoder).__name__} must have an int attribute `out_features` "
                 "(the width of its representation)"
             )
-        self.save_hyperparameters()
+        with warnings.catch_warnings():
+            # Outside LightningCLI the encoder object itself is stored, on purpose: then
+            # ``load_from_checkpoint`` can rebuild the model without being given it.
+            warnings.filterwarnings("ignore", message=".*is an instance of `nn.Module`")
+            self.save_hyperparameters()
         self.encoder = encoder
         width = encoder.out_features
         self.head = head(width, num_classes) if head is not None else TaskHead(width, num_classes)
@@ -188,7 +193,16 @@ class FairRepresentationModel(pl.LightningModule):
 
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
         """Optimize the weighted sum of task loss and penalty."""
-        terms = self.loss_terms(batch)
+        try:
+            terms = self.loss_terms(batch)
+        except RuntimeError as err:
+            # NaN features make Bernoulli sampling fail with an opaque message: say why.
+            if self.check_finite and not torch.isfinite(batch["x"]).all():
+                raise NonFiniteLossError(
+                    f"the input features `x` of batch {batch_idx} (global step {self.global_step}) "
+                    "contain NaN or inf; clean the data first"
+                ) from err
+            raise
         if self.check_finite and not torch.isfinite(terms["loss"]):
             bad = [k for k in ("task_loss", "penalty") if not torch.isfinite(terms[k])]
             raise NonFiniteLossError(

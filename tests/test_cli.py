@@ -1,0 +1,82 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import fairlit
+from fairlit.cli import build_cli, main
+from fairlit.models import FairRepresentationModel
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+DATASETS = sorted(str(p) for p in CONFIGS.glob("*.yaml"))
+VARIANTS = sorted(str(p) for p in (CONFIGS / "model").glob("*.yaml"))
+QUIET = ["--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false"]
+
+
+def test_every_config_is_tested():
+    assert {Path(p).stem for p in DATASETS} == {"adult", "compas", "german"}
+    assert {Path(p).stem for p in VARIANTS} == {"adversarial", "full_precision", "joint", "quantized"}
+
+
+@pytest.mark.parametrize("config", DATASETS, ids=lambda p: Path(p).stem)
+def test_dataset_config_fast_dev_run(config, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    main(["fit", "--config", config, "--trainer.fast_dev_run=true", *QUIET])
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=lambda p: Path(p).stem)
+def test_model_variant_composes_and_runs(variant, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    german = str(CONFIGS / "german.yaml")
+    main(["fit", "--config", german, "--config", variant, "--trainer.fast_dev_run=true", *QUIET])
+
+
+def test_ddp_trainer_config_parses():
+    cli = build_cli(["--config", str(CONFIGS / "german.yaml"), "--config", str(CONFIGS / "trainer" / "ddp.yaml"),
+                     "--trainer.accelerator=cpu", "--trainer.devices=1"])  # fmt: skip
+    assert type(cli.trainer.strategy).__name__ == "DDPStrategy"
+
+
+def test_build_cli_links_shapes_from_the_data():
+    cli = build_cli(["--config", str(CONFIGS / "compas.yaml")])
+    assert cli.model.encoder.in_features == cli.datamodule.num_features == 13
+    assert cli.model.num_groups == 2 and cli.model.num_classes == 2
+    assert cli.model.head.in_features == cli.model.encoder.out_features
+
+
+def test_module_help_and_version():
+    out = subprocess.run([sys.executable, "-m", "fairlit", "--version"], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == f"fairlit {fairlit.__version__}"
+    out = subprocess.run([sys.executable, "-m", "fairlit", "--help"], capture_output=True, text=True, check=True)
+    for sub in ("fit", "validate", "test", "predict"):
+        assert sub in out.stdout
+
+
+def test_unknown_class_is_a_clear_error(capsys):
+    with pytest.raises(SystemExit):
+        main(["fit", "--config", str(CONFIGS / "german.yaml"),
+              "--model.init_args.regularizer=fairlit.regularizers.NoSuchRegularizer"])  # fmt: skip
+    assert "NoSuchRegularizer" in capsys.readouterr().err
+
+
+def test_fit_then_load_from_checkpoint_predicts_identically(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    main(["fit", "--config", str(CONFIGS / "german.yaml"), "--trainer.max_epochs=1", *QUIET])
+    out = capsys.readouterr().out
+    assert "fairlit: checkpoint:" in out and "fairlit: logs:" in out
+    [ckpt] = list(tmp_path.glob("lightning_logs/german/version_0/checkpoints/*.ckpt"))
+    cli = build_cli(["--config", str(CONFIGS / "german.yaml")])
+    cli.datamodule.setup("test")
+    x = cli.datamodule.test_dataset.x
+    state = torch.load(ckpt, weights_only=False)["state_dict"]
+    cli.model.load_state_dict(state)
+    loaded = FairRepresentationModel.load_from_checkpoint(ckpt)
+    for model in (cli.model, loaded):
+        model.eval()
+        model.encoder.binary.inference = "threshold"
+    with torch.no_grad():
+        (_, a), (_, b) = cli.model(x), loaded(x)
+    assert torch.equal(a, b)
+    assert type(loaded.regularizer).__name__ == "MutualInformationRegularizer"

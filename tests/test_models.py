@@ -1,0 +1,130 @@
+import pytest
+import pytorch_lightning as pl
+import torch
+
+from fairlit.data import BatchLoader, GermanDataModule, TabularDataset
+from fairlit.models import FairRepresentationModel, NonFiniteLossError
+from fairlit.nn import FullPrecisionEncoder, HybridBinaryEncoder, TaskHead
+from fairlit.regularizers import MutualInformationRegularizer
+
+
+def _batch(n=8, f=5, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return {
+        "x": torch.randn(n, f, generator=g),
+        "y": torch.randint(0, 2, (n,), generator=g),
+        "s": torch.randint(0, 2, (n,), generator=g),
+    }
+
+
+def _model(gamma=0.3, **kwargs):
+    return FairRepresentationModel(
+        HybridBinaryEncoder(in_features=5, out_features=6),
+        regularizer=lambda width, groups: MutualInformationRegularizer(width, groups),
+        gamma=gamma,
+        **kwargs,
+    )
+
+
+def test_loss_is_the_gamma_weighted_sum():
+    torch.manual_seed(0)
+    model = _model(gamma=0.3)
+    terms = model.loss_terms(_batch())
+    expected = 0.7 * terms["task_loss"] + 0.3 * terms["penalty"]
+    assert torch.allclose(terms["loss"], expected)
+    # The penalty is the factorized MI of this batch's firing probabilities.
+    from fairlit.information import factorized_mutual_information
+
+    assert torch.allclose(terms["penalty"], factorized_mutual_information(terms["output"].probs, _batch()["s"], 2))
+    # The task loss is the binary cross-entropy of the head's logits.
+    bce = torch.nn.functional.binary_cross_entropy_with_logits(terms["logits"], _batch()["y"].float())
+    assert torch.allclose(terms["task_loss"], bce)
+
+
+@pytest.mark.parametrize("gamma", [-0.1, 1.5, True, "0.5"])
+def test_gamma_outside_unit_interval(gamma):
+    with pytest.raises(ValueError, match=r"gamma must be a number in \[0, 1\]"):
+        _model(gamma=gamma)
+
+
+def test_encoder_without_out_features_is_rejected():
+    with pytest.raises(TypeError, match="out_features"):
+        FairRepresentationModel(torch.nn.Tanh())
+
+
+def test_head_factory_receives_code_width_and_classes():
+    seen = {}
+
+    def head(width, classes):
+        seen.update(width=width, classes=classes)
+        return TaskHead(width, classes)
+
+    FairRepresentationModel(FullPrecisionEncoder(in_features=4, out_features=7), head=head, num_classes=3)
+    assert seen == {"width": 7, "classes": 3}
+
+
+def _fit_one_step(model, batch):
+    trainer = pl.Trainer(max_steps=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                         enable_model_summary=False)  # fmt: skip
+    trainer.fit(model, train_dataloaders=BatchLoader(TabularDataset(batch["x"], batch["y"], batch["s"]), 8))
+
+
+class _InfiniteHead(torch.nn.Module):
+    def __init__(self, width, classes):
+        super().__init__()
+        self.linear = torch.nn.Linear(width, 1)
+
+    def forward(self, code):
+        return self.linear(code).squeeze(-1) * float("inf")
+
+
+def test_non_finite_loss_stops_training_with_the_step_and_term():
+    model = FairRepresentationModel(HybridBinaryEncoder(in_features=5, out_features=6), head=_InfiniteHead)
+    with pytest.raises(NonFiniteLossError, match=r"global step 0 .*non-finite term\(s\): \['task_loss'\]"):
+        _fit_one_step(model, _batch())
+
+
+def test_nan_features_are_named():
+    batch = _batch()
+    batch["x"][0, 0] = float("nan")
+    with pytest.raises(NonFiniteLossError, match=r"input features `x` of batch 0 .*NaN or inf"):
+        _fit_one_step(_model(), batch)
+
+
+def test_batch_missing_a_group_and_single_row_give_finite_gradients():
+    model = _model(gamma=0.9, num_groups=3)
+    for batch in (_batch(), {k: v[:1] for k, v in _batch().items()}):
+        batch["s"] = torch.zeros_like(batch["s"])  # groups 1 and 2 absent
+        model.zero_grad()
+        loss = model.loss_terms(batch)["loss"]
+        loss.backward()
+        assert torch.isfinite(loss)
+        assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
+
+
+def test_validation_logs_the_documented_keys(tmp_path):
+    dm = GermanDataModule(batch_size=128)
+    model = FairRepresentationModel(
+        HybridBinaryEncoder(in_features=dm.num_features, out_features=8),
+        regularizer=lambda w, g: MutualInformationRegularizer(w, g),
+    )
+    trainer = pl.Trainer(max_epochs=1, default_root_dir=tmp_path, enable_progress_bar=False, logger=False,
+                         enable_checkpointing=False, enable_model_summary=False)  # fmt: skip
+    trainer.fit(model, datamodule=dm)
+    keys = set(trainer.callback_metrics)
+    for key in ("loss", "task_loss", "penalty", "accuracy", "auc", "dp_difference", "eo_difference",
+                "mi_bits", "mi_factorized_bits"):  # fmt: skip
+        assert f"val/{key}" in keys
+    assert all(torch.isfinite(v) for v in trainer.callback_metrics.values())
+    results = trainer.test(model, datamodule=dm, verbose=False)[0]
+    assert 0.0 <= results["test/dp_difference"] <= 1.0
+    assert results["test/mi_bits"] >= 0.0
+
+
+def test_full_precision_model_logs_no_mi(tmp_path):
+    dm = GermanDataModule(batch_size=256)
+    model = FairRepresentationModel(FullPrecisionEncoder(in_features=dm.num_features), gamma=0.0)
+    trainer = pl.Trainer(max_epochs=1, default_root_dir=tmp_path, enable_progress_bar=False, logger=False,
+                         enable_checkpointing=False, enable_model_summary=False)  # fmt: skip
+    results = trainer.test(model, datamodule=dm, verbose=False)[0]
+    assert "test/accuracy" in results and "test/mi_bits" not in results
