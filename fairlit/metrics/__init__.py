@@ -1,0 +1,28 @@
+"""Fairness and information metrics: a functional core and :mod:`torchmetrics` shells.
+
+Group-fairness metrics take ``update(preds, target, groups)`` with ``preds`` = :math:`P(y=1)` in
+``[0, 1]`` (or hard 0/1), ``target`` 0/1 and ``groups`` int64 group indices, so they fit in one
+:class:`torchmetrics.MetricCollection`; :class:`MutualInformation` takes
+``update(code_or_probs, groups)``. States are per-group counts, sum-reduced (exact under DDP,
+constant memory). The pure functions live in :mod:`fairlit.metrics.functional`.
+"""
+
+from fairlit.metrics import functional
+from fairlit.metrics.fairness import (
+    AreaUnderDiscriminationCurve,
+    DemographicParityDifference,
+    DemographicParityRatio,
+    EqualizedOddsDifference,
+    GroupAUROC,
+)
+from fairlit.metrics.mutual_information import MutualInformation
+
+__all__ = [
+    "AreaUnderDiscriminationCurve",
+    "DemographicParityDifference",
+    "DemographicParityRatio",
+    "EqualizedOddsDifference",
+    "GroupAUROC",
+    "MutualInformation",
+    "functional",
+]
