@@ -40,10 +40,18 @@ class FairlitCLI(LightningCLI):
         )
         parser.link_arguments("data.num_groups", "model.init_args.num_groups", apply_on="instantiate")
         parser.link_arguments("data.num_classes", "model.init_args.num_classes", apply_on="instantiate")
+        parser.add_argument(
+            "--test_after_fit",
+            type=bool,
+            default=False,
+            help="fit only: evaluate the final weights on the test split when training ends",
+        )
 
     def after_fit(self) -> None:
-        """Say where the checkpoint and the logs went."""
+        """Test the final weights if asked, then say where the checkpoint and the logs went."""
         trainer = self.trainer
+        if self.config[self.subcommand].get("test_after_fit") and not trainer.interrupted:
+            trainer.test(self.model, datamodule=self.datamodule)
         callback = trainer.checkpoint_callback
         best = getattr(callback, "best_model_path", "") or getattr(callback, "last_model_path", "")
         lines = [f"\nfairlit: checkpoint: {best or '(none saved)'}", f"fairlit: logs:       {trainer.log_dir}"]
