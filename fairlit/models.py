@@ -13,6 +13,7 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
@@ -82,6 +83,12 @@ class FairRepresentationModel(pl.LightningModule):
             :class:`~fairlit.optim.InverseTimeDecay`), else every epoch.
         check_finite: Stop with :class:`NonFiniteLossError` when the training
             loss becomes NaN or infinite (one host sync per step on a GPU).
+        sampling_seed: Seed of the random stream (Bernoulli sampling, dropout).
+            Before every training step the global generators are seeded from
+            ``(sampling_seed, global_step, rank)``, and before every evaluation
+            epoch from ``(sampling_seed, rank)``: a resumed run samples exactly
+            like an uninterrupted one, and evaluating the same weights twice
+            gives the same numbers. ``None`` leaves the generators alone.
 
     Example:
         >>> from fairlit.nn import HybridBinaryEncoder
@@ -103,6 +110,7 @@ class FairRepresentationModel(pl.LightningModule):
         optimizer: OptimizerCallable = _adam,
         lr_scheduler: LRSchedulerCallable | None = None,
         check_finite: bool = True,
+        sampling_seed: int | None = 0,
     ) -> None:
         super().__init__()
         if isinstance(gamma, bool) or not isinstance(gamma, int | float) or not 0.0 <= gamma <= 1.0:
@@ -133,6 +141,7 @@ class FairRepresentationModel(pl.LightningModule):
         self.optimizer_factory = optimizer
         self.lr_scheduler_factory = lr_scheduler
         self.check_finite = check_finite
+        self.sampling_seed = sampling_seed
         self.val_metrics = self._metrics("val")
         self.test_metrics = self._metrics("test")
         self.val_mi = self._mi_metrics()
@@ -188,6 +197,48 @@ class FairRepresentationModel(pl.LightningModule):
         penalty = self.regularizer(output, batch["s"])
         loss = (1.0 - self.gamma) * task_loss + self.gamma * penalty
         return {"output": output, "logits": logits, "task_loss": task_loss, "penalty": penalty, "loss": loss}
+
+    # -- random stream -----------------------------------------------------------------------
+
+    def _reseed(self, *stream: int) -> None:
+        if self.sampling_seed is not None:
+            entropy = [self.sampling_seed, self.global_rank, *stream]
+            torch.manual_seed(int(np.random.SeedSequence(entropy).generate_state(1)[0]))
+
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        """Seed the step's random stream from the global step (see ``sampling_seed``)."""
+        self._reseed(0, self.global_step)
+
+    def on_validation_epoch_start(self) -> None:
+        """Seed the evaluation stream, so every evaluation samples the same way."""
+        self._reseed(1)
+
+    def on_test_epoch_start(self) -> None:
+        """Seed the evaluation stream (see :meth:`on_validation_epoch_start`)."""
+        self._reseed(1)
+
+    def on_predict_epoch_start(self) -> None:
+        """Seed the evaluation stream (see :meth:`on_validation_epoch_start`)."""
+        self._reseed(1)
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Refuse a checkpoint whose weights do not fit this architecture, saying why."""
+        own = self.state_dict()
+        saved = checkpoint.get("state_dict", {})
+        problems = [
+            f"{k}: checkpoint {tuple(v.shape)} vs. model {tuple(own[k].shape)}"
+            for k, v in saved.items()
+            if k in own and own[k].shape != v.shape
+        ]
+        problems += [f"{k}: missing from the checkpoint" for k in own if k not in saved]
+        problems += [f"{k}: not in this model" for k in saved if k not in own]
+        if problems:
+            shown = "; ".join(problems[:6]) + (f"; ... ({len(problems)} in all)" if len(problems) > 6 else "")
+            raise ValueError(
+                "the checkpoint was saved from a different architecture than this model "
+                f"({shown}). Build the model with the configuration the checkpoint was trained "
+                "with (the `config.yaml` next to its logs, or `hyper_parameters` inside it)."
+            )
 
     # -- Lightning steps ---------------------------------------------------------------------
 
