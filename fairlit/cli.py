@@ -7,6 +7,7 @@ and any LightningDataModule exposing ``num_features``, ``num_groups`` and
 ``num_classes`` can be named with ``class_path`` in a config.
 """
 
+import sys
 from typing import Any
 
 import pytorch_lightning as pl
@@ -88,11 +89,27 @@ def build_cli(args: list[str] | None = None, run: bool = False, **kwargs: Any) -
         "auto_configure_optimizers": False,
         "run": run,
         "args": args,
+        "parser_kwargs": {
+            "prog": "fairlit",
+            "description": "fairlit: fair representations with stochastically quantized neural "
+            "networks. Subcommands: fit, validate, test, predict (LightningCLI) and sweep "
+            "(`fairlit sweep --help`: a gamma x seed grid with peers and Pareto fronts)."
+        },
     }
     options.update(kwargs)
     return FairlitCLI(FairRepresentationModel, pl.LightningDataModule, **options)
 
 
 def main(args: list[str] | None = None) -> None:
-    """Entry point of the ``fairlit`` console script and ``python -m fairlit``."""
+    """Entry point of the ``fairlit`` console script and ``python -m fairlit``.
+
+    ``fairlit sweep ...`` runs :func:`fairlit.sweep.main`; every other
+    subcommand is LightningCLI's (fit, validate, test, predict).
+    """
+    argv = sys.argv[1:] if args is None else list(args)
+    if argv[:1] == ["sweep"]:
+        from fairlit.sweep import main as sweep_main
+
+        sweep_main(argv[1:])
+        return
     build_cli(args, run=True)
