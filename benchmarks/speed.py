@@ -3,10 +3,11 @@
 Measures, in one run on Adult (same architecture, batch size, epochs and
 regularizer where the method has one):
 
-(a) fairlit: ``FairRepresentationModel`` (hybrid encoder 64 tanh -> 20 binary
-    neurons, linear head, factorized MI, gamma 0.5) trained by a
-    ``pytorch_lightning.Trainer`` with default logging (CSVLogger, every 50 steps),
-    no validation, no checkpointing, no progress bar;
+(a) fairlit: ``configs/adult.yaml`` built through the CLI (hybrid encoder, 64 tanh
+    -> 20 binary neurons, linear head, factorized MI, gamma 0.5), trained by its
+    ``pytorch_lightning.Trainer`` with the config's logging (CSVLogger, every 50
+    steps); no validation, checkpointing, progress bar or LR schedule, since the
+    hand loop has none;
 (b) hand: the same modules, loss, Adam step and whole-batch index slicing in a
     plain PyTorch loop;
 (c) fairlearn: ``AdversarialFairnessClassifier`` (torch backend) with a
@@ -24,6 +25,7 @@ import statistics
 import tempfile
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytorch_lightning as pl
@@ -31,34 +33,39 @@ import torch
 
 from fairlit.data import AdultDataModule
 from fairlit.information import factorized_mutual_information, joint_mutual_information
-from fairlit.models import FairRepresentationModel
+from fairlit.cli import build_cli
 from fairlit.nn import HybridBinaryEncoder, TaskHead
 from fairlit.regularizers import MutualInformationRegularizer
 
 GAMMA = 0.5
+CONFIG = Path(__file__).resolve().parents[1] / "configs" / "adult.yaml"
 
 
-def build_model(num_features: int) -> FairRepresentationModel:
-    encoder = HybridBinaryEncoder(num_features, 20, hidden_features=(64,), straight_through="sigmoid")
-    return FairRepresentationModel(encoder, regularizer=MutualInformationRegularizer, gamma=GAMMA)
-
-
-def time_fairlit(dm: AdultDataModule, epochs: int) -> float:
-    pl.seed_everything(0, verbose=False)
-    model = build_model(dm.num_features)
+def time_fairlit(epochs: int, batch_size: int) -> float:
+    """Build model, data and Trainer from configs/adult.yaml through the CLI, as a user would."""
     with tempfile.TemporaryDirectory() as root:
-        trainer = pl.Trainer(
-            max_epochs=epochs,
-            accelerator="cpu",
-            logger=pl.loggers.CSVLogger(root),
-            enable_checkpointing=False,
-            enable_progress_bar=False,
-            enable_model_summary=False,
-            limit_val_batches=0,
-            num_sanity_val_steps=0,
+        cli = build_cli(
+            [
+                "--config", str(CONFIG),
+                f"--trainer.max_epochs={epochs}",
+                f"--data.init_args.batch_size={batch_size}",
+                f"--model.init_args.gamma={GAMMA}",
+                "--model.init_args.lr_scheduler=null",  # the hand loop has none either
+                "--trainer.accelerator=cpu",
+                "--trainer.deterministic=false",
+                "--trainer.limit_val_batches=0",
+                "--trainer.num_sanity_val_steps=0",
+                "--trainer.enable_checkpointing=false",
+                "--trainer.enable_progress_bar=false",
+                "--trainer.enable_model_summary=false",
+                "--trainer.callbacks=null",
+                f"--trainer.logger.init_args.save_dir={root}",
+                "--test_after_fit=false",
+            ]  # fmt: skip
         )
+        cli.datamodule.setup("fit")  # parsing is not training: the hand loop gets it ready-made too
         start = time.perf_counter()
-        trainer.fit(model, datamodule=dm)
+        cli.trainer.fit(cli.model, datamodule=cli.datamodule)
         return time.perf_counter() - start
 
 
@@ -137,7 +144,7 @@ def main() -> None:
     times: dict[str, list[float]] = {"fairlit": [], "hand": [], "fairlearn": []}
     for _ in range(args.repeats):
         times["hand"].append(time_hand(dm, args.epochs))
-        times["fairlit"].append(time_fairlit(dm, args.epochs))
+        times["fairlit"].append(time_fairlit(args.epochs, args.batch_size))
         times["fairlearn"].append(time_fairlearn(dm, args.epochs))
     med = {k: statistics.median(v) for k, v in times.items()}
     print(f"Adult train split: {len(dm.train_dataset)} rows, batch {args.batch_size}, {args.epochs} epochs, "

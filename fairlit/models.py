@@ -33,6 +33,8 @@ from fairlit.regularizers import NoRegularizer
 
 __all__ = ["FairRepresentationModel", "NonFiniteLossError"]
 
+_TRAIN_TERMS = ("loss", "task_loss", "penalty")
+
 HeadFactory = Callable[[int, int], nn.Module]
 RegularizerFactory = Callable[[int, int], nn.Module]
 
@@ -56,8 +58,10 @@ class FairRepresentationModel(pl.LightningModule):
     factories are written like classes (``class_path`` + ``init_args``) and
     receive the sizes at construction.
 
-    Logged per stage (``train``, ``val``, ``test``): ``{stage}/loss``,
-    ``{stage}/task_loss``, ``{stage}/penalty``; for ``val`` and ``test`` also
+    Logged: ``train/loss_step``, ``train/task_loss_step``, ``train/penalty_step``
+    every ``log_every_n_steps`` steps and ``train/loss_epoch`` (etc.) as epoch
+    means; per evaluation stage (``val``, ``test``) ``{stage}/loss``,
+    ``{stage}/task_loss``, ``{stage}/penalty`` and also
     ``accuracy`` (predictions thresholded at 0.5), ``auc`` (ROC AUC),
     ``dp_difference`` (demographic parity difference of the thresholded
     predictions: max - min positive rate over groups), ``eo_difference``
@@ -142,6 +146,8 @@ class FairRepresentationModel(pl.LightningModule):
         self.lr_scheduler_factory = lr_scheduler
         self.check_finite = check_finite
         self.sampling_seed = sampling_seed
+        self._train_sums: Tensor | None = None
+        self._train_rows = 0
         self.val_metrics = self._metrics("val")
         self.test_metrics = self._metrics("test")
         self.val_mi = self._mi_metrics()
@@ -203,7 +209,12 @@ class FairRepresentationModel(pl.LightningModule):
     def _reseed(self, *stream: int) -> None:
         if self.sampling_seed is not None:
             entropy = [self.sampling_seed, self.global_rank, *stream]
-            torch.manual_seed(int(np.random.SeedSequence(entropy).generate_state(1)[0]))
+            seed = int(np.random.SeedSequence(entropy).generate_state(1)[0])
+            # Not torch.manual_seed: it also queues a seed for every CUDA device, capturing a
+            # Python traceback each time, which cost more than a training step here.
+            torch.default_generator.manual_seed(seed)
+            if self.device.type == "cuda":
+                torch.cuda.manual_seed(seed)
 
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
         """Seed the step's random stream from the global step (see ``sampling_seed``)."""
@@ -262,11 +273,29 @@ class FairRepresentationModel(pl.LightningModule):
                 f"{bad or ['the weighted sum']}. Lower the learning rate or check the input "
                 "features for extreme values."
             )
+        # Running sums instead of three self.log calls per step: Lightning's per-call
+        # bookkeeping cost more than this model's forward and backward pass.
+        values = torch.stack([terms[k].detach() for k in _TRAIN_TERMS])
         size = len(batch["y"])
-        for key in ("loss", "task_loss", "penalty"):
-            self.log(f"train/{key}", terms[key], on_step=True, on_epoch=True, batch_size=size,
-                     prog_bar=key == "loss")  # fmt: skip
+        self._train_sums = self._train_sums + values * size if self._train_sums is not None else values * size
+        self._train_rows += size
+        every = self.trainer.log_every_n_steps if self._trainer is not None else 1
+        if (self.global_step + 1) % max(every, 1) == 0:
+            self.log_dict({f"train/{k}_step": v for k, v in zip(_TRAIN_TERMS, values, strict=True)},
+                          on_step=True, on_epoch=False, batch_size=size)  # fmt: skip
+            self.log("train/loss", values[0], on_step=True, on_epoch=False, prog_bar=True, logger=False)
         return terms["loss"]
+
+    def on_train_epoch_start(self) -> None:
+        """Reset the running sums of the training loss terms."""
+        self._train_sums, self._train_rows = None, 0
+
+    def on_train_epoch_end(self) -> None:
+        """Log the epoch means of the loss terms (``train/loss_epoch``, ...)."""
+        if self._train_sums is not None and self._train_rows:
+            means = self._train_sums / self._train_rows
+            self.log_dict({f"train/{k}_epoch": v for k, v in zip(_TRAIN_TERMS, means, strict=True)},
+                          on_epoch=True, sync_dist=True)  # fmt: skip
 
     def _evaluate(self, batch: dict[str, Tensor], stage: str) -> dict[str, Tensor]:
         terms = self.loss_terms(batch)

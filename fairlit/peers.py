@@ -1,0 +1,283 @@
+"""Outside peers, run on exactly a DataModule's splits and scored with fairlit's own metrics.
+
+The baselines of the paper's comparison that are not fairlit models:
+
+* ``"logreg"``: plain scikit-learn logistic regression on the features;
+* ``"expgrad"``: fairlearn's :class:`~fairlearn.reductions.ExponentiatedGradient` with a
+  :class:`~fairlearn.reductions.DemographicParity` constraint (``difference_bound=eps``) around
+  logistic regression;
+* ``"adversarial"``: fairlearn's :class:`~fairlearn.adversarial.AdversarialFairnessClassifier`
+  (Zhang et al., 2018) with the torch backend.
+
+Each is fitted on the datamodule's ``train_dataset`` (the validation split is not used) and
+scored on its ``test_dataset`` with the same functions the LightningModule logs:
+:func:`fairlit.metrics.functional.demographic_parity_difference` and
+:func:`~fairlit.metrics.functional.equalized_odds_difference` on the hard predictions, so the
+numbers are directly comparable to ``test/dp_difference`` and ``test/eo_difference``.
+
+Example:
+    >>> from fairlit.data import GermanDataModule
+    >>> rows = run_peers(GermanDataModule(), eps_grid=(0.05,), methods=("logreg", "expgrad"))
+    >>> [(r["method"], r["param"]) for r in rows]
+    [('logreg', None), ('expgrad', 0.05)]
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+
+from fairlit.metrics.functional import demographic_parity_difference, equalized_odds_difference
+
+__all__ = [
+    "PEER_METHODS",
+    "run_adversarial_fairness",
+    "run_exponentiated_gradient",
+    "run_logistic_regression",
+    "run_peers",
+]
+
+#: The method names accepted by :func:`run_peers`, in run order.
+PEER_METHODS: tuple[str, ...] = ("logreg", "expgrad", "adversarial")
+
+
+class _Split:
+    """Numpy arrays of one split: ``x`` float32 ``[N, F]``, ``y`` and ``s`` int64 ``[N]``."""
+
+    def __init__(self, dataset: Any, name: str) -> None:
+        if dataset is None:
+            raise ValueError(f"the datamodule's {name}_dataset is None after setup().")
+        self.x = dataset.x.numpy()
+        self.y = dataset.y.numpy()
+        self.s = dataset.s.numpy()
+        if len(self.y) == 0:
+            raise ValueError(f"the datamodule's {name} split is empty.")
+
+
+def _splits(datamodule: Any) -> tuple[_Split, _Split, int]:
+    """Set up the datamodule; return its train and test arrays and the number of groups."""
+    datamodule.setup("fit")
+    datamodule.setup("test")
+    train = _Split(getattr(datamodule, "train_dataset", None), "train")
+    test = _Split(getattr(datamodule, "test_dataset", None), "test")
+    for split, name in ((train, "train"), (test, "test")):
+        if not np.isin(split.y, (0, 1)).all():
+            raise ValueError(f"the peers need a binary 0/1 target; the {name} split has others.")
+    observed = int(max(train.s.max(), test.s.max())) + 1
+    num_groups = max(int(getattr(datamodule, "num_groups", 0) or 0), observed)
+    return train, test, num_groups
+
+
+def _score(
+    method: str,
+    param: float | None,
+    seed: int,
+    test: _Split,
+    num_groups: int,
+    predicted: np.ndarray,
+    scores: np.ndarray | None,
+) -> dict[str, Any]:
+    """Accuracy, ΔDP, ΔEO (hard predictions) and, if ``scores`` are given, AUC on the test split."""
+    hard = torch.as_tensor(np.asarray(predicted).reshape(-1).astype(np.float32))
+    target = torch.as_tensor(test.y)
+    groups = torch.as_tensor(test.s)
+    result: dict[str, Any] = {
+        "method": method,
+        "param": param,
+        "seed": seed,
+        "accuracy": float((hard == target.to(hard.dtype)).double().mean()),
+        "dp_difference": float(demographic_parity_difference(hard, target, groups, num_groups)),
+        "eo_difference": float(equalized_odds_difference(hard, target, groups, num_groups)),
+    }
+    if scores is not None and 0 < test.y.sum() < len(test.y):
+        auc = float(roc_auc_score(test.y, np.asarray(scores, dtype=np.float64).reshape(-1)))
+        if math.isfinite(auc):
+            result["auc"] = auc
+    return result
+
+
+def _check_seed(seed: int) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"`seed` must be a non-negative int, got {seed!r}.")
+    return seed
+
+
+def run_logistic_regression(datamodule: Any, seed: int = 0) -> dict[str, Any]:
+    """Plain logistic regression on the features (no fairness constraint).
+
+    ``LogisticRegression(max_iter=1000, random_state=seed)`` fitted on the train split; the AUC
+    uses ``predict_proba``.
+
+    Args:
+        datamodule: A :class:`~fairlit.data.TabularDataModule` (or anything with ``setup`` and
+            ``train_dataset`` / ``test_dataset`` holding ``x``, ``y``, ``s`` tensors).
+        seed: Recorded, and passed as ``random_state`` (lbfgs itself is deterministic).
+
+    Returns:
+        ``{"method": "logreg", "param": None, "seed", "accuracy", "dp_difference",
+        "eo_difference", "auc"}`` on the test split.
+
+    Example:
+        >>> from fairlit.data import GermanDataModule
+        >>> result = run_logistic_regression(GermanDataModule())
+        >>> result["method"], sorted(result)
+        ('logreg', ['accuracy', 'auc', 'dp_difference', 'eo_difference', 'method', 'param', 'seed'])
+    """
+    _check_seed(seed)
+    train, test, num_groups = _splits(datamodule)
+    model = LogisticRegression(max_iter=1000, random_state=seed).fit(train.x, train.y)
+    return _score(
+        "logreg", None, seed, test, num_groups,
+        model.predict(test.x), model.predict_proba(test.x)[:, 1],
+    )  # fmt: skip
+
+
+def run_exponentiated_gradient(datamodule: Any, eps: float, seed: int = 0) -> dict[str, Any]:
+    """ExponentiatedGradient (fairlearn) under a demographic parity constraint.
+
+    ``ExponentiatedGradient(LogisticRegression(max_iter=1000),
+    DemographicParity(difference_bound=eps))`` fitted with ``sensitive_features=s`` on the train
+    split. Its predictions are those of the randomized classifier, ``predict(x,
+    random_state=seed)``, so they are reproducible. It has no ``predict_proba``; the AUC uses the
+    randomized classifier's probability of predicting 1 (fairlearn's ``_pmf_predict``) and is
+    omitted if that method is missing.
+
+    Args:
+        datamodule: See :func:`run_logistic_regression`.
+        eps: The demographic parity difference bound (``DemographicParity(difference_bound=eps)``).
+        seed: ``random_state`` of ``predict``.
+
+    Returns:
+        ``{"method": "expgrad", "param": eps, "seed", "accuracy", "dp_difference",
+        "eo_difference", "auc"}`` on the test split.
+
+    Example:
+        >>> from fairlit.data import GermanDataModule
+        >>> run_exponentiated_gradient(GermanDataModule(), eps=0.05)["param"]
+        0.05
+    """
+    from fairlearn.reductions import DemographicParity, ExponentiatedGradient
+
+    _check_seed(seed)
+    if isinstance(eps, bool) or not isinstance(eps, int | float) or not eps > 0:
+        raise ValueError(f"`eps` must be a positive number, got {eps!r}.")
+    train, test, num_groups = _splits(datamodule)
+    model = ExponentiatedGradient(
+        LogisticRegression(max_iter=1000), DemographicParity(difference_bound=eps)
+    )
+    with warnings.catch_warnings():
+        # fairlearn 0.15's reductions trip pandas deprecation warnings internally; not ours to fix.
+        warnings.filterwarnings("ignore", category=Warning, module=r"fairlearn\.reductions\.")
+        model.fit(train.x, train.y, sensitive_features=train.s)
+    predicted = model.predict(test.x, random_state=seed)
+    scores = model._pmf_predict(test.x)[:, 1] if hasattr(model, "_pmf_predict") else None
+    return _score("expgrad", float(eps), seed, test, num_groups, predicted, scores)
+
+
+def run_adversarial_fairness(
+    datamodule: Any, alpha: float, epochs: int = 10, seed: int = 0
+) -> dict[str, Any]:
+    """AdversarialFairnessClassifier (fairlearn; Zhang et al., 2018), torch backend.
+
+    ``AdversarialFairnessClassifier(backend="torch", predictor_model=[64, "leaky_relu"],
+    adversary_model=[3, "leaky_relu"], batch_size=200, epochs=epochs, alpha=alpha,
+    random_state=seed)`` (constraint ``"demographic_parity"``, Adam, lr 1e-3, no shuffling:
+    fairlearn's defaults) fitted with ``sensitive_features=s`` on the train split. fairlearn
+    seeds torch's global RNG when it builds its networks; here that happens inside
+    :func:`torch.random.fork_rng`, so the caller's RNG state is left as it was. The AUC uses the
+    predictor's sigmoid output (fairlearn's ``_raw_predict``) and is omitted if that method is
+    missing.
+
+    Args:
+        datamodule: See :func:`run_logistic_regression`.
+        alpha: Weight of the adversary's loss.
+        epochs: Training epochs.
+        seed: ``random_state`` of the classifier.
+
+    Returns:
+        ``{"method": "adversarial", "param": alpha, "seed", "accuracy", "dp_difference",
+        "eo_difference", "auc"}`` on the test split.
+
+    Example:
+        >>> from fairlit.data import GermanDataModule
+        >>> run_adversarial_fairness(GermanDataModule(), alpha=1.0, epochs=1)["method"]
+        'adversarial'
+    """
+    from fairlearn.adversarial import AdversarialFairnessClassifier
+
+    _check_seed(seed)
+    if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not alpha >= 0:
+        raise ValueError(f"`alpha` must be a non-negative number, got {alpha!r}.")
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"`epochs` must be a positive int, got {epochs!r}.")
+    train, test, num_groups = _splits(datamodule)
+    model = AdversarialFairnessClassifier(
+        backend="torch",
+        predictor_model=[64, "leaky_relu"],
+        adversary_model=[3, "leaky_relu"],
+        batch_size=200,
+        epochs=epochs,
+        alpha=float(alpha),
+        random_state=seed,
+    )
+    with torch.random.fork_rng(devices=[]):
+        model.fit(train.x, train.y, sensitive_features=train.s)
+    predicted = model.predict(test.x)
+    scores = model._raw_predict(test.x) if hasattr(model, "_raw_predict") else None
+    return _score("adversarial", float(alpha), seed, test, num_groups, predicted, scores)
+
+
+def run_peers(
+    datamodule: Any,
+    eps_grid: Sequence[float] = (0.005, 0.01, 0.02, 0.05, 0.1),
+    alpha_grid: Sequence[float] = (0.1, 1.0, 10.0),
+    epochs: int = 10,
+    seed: int = 0,
+    methods: Sequence[str] = PEER_METHODS,
+) -> list[dict[str, Any]]:
+    """Run the outside peers over their parameter grids on one datamodule's splits.
+
+    Args:
+        datamodule: See :func:`run_logistic_regression`.
+        eps_grid: Demographic parity bounds for ``"expgrad"``.
+        alpha_grid: Adversary weights for ``"adversarial"``.
+        epochs: Training epochs of ``"adversarial"``.
+        seed: Seed of every run.
+        methods: Any of ``"logreg"``, ``"expgrad"``, ``"adversarial"``.
+
+    Returns:
+        One result dict per run (see the ``run_*`` functions), in the order logreg, expgrad
+        (per ``eps``), adversarial (per ``alpha``).
+
+    Raises:
+        ValueError: for an unknown method name.
+
+    Example:
+        >>> from fairlit.data import GermanDataModule
+        >>> len(run_peers(GermanDataModule(), alpha_grid=(1.0, 2.0), epochs=1,
+        ...               methods=("adversarial",)))
+        2
+    """
+    if isinstance(methods, str):
+        methods = (methods,)
+    unknown = [m for m in methods if m not in PEER_METHODS]
+    if unknown:
+        raise ValueError(f"unknown peer method(s) {unknown}; choose from {list(PEER_METHODS)}.")
+    results: list[dict[str, Any]] = []
+    if "logreg" in methods:
+        results.append(run_logistic_regression(datamodule, seed=seed))
+    if "expgrad" in methods:
+        results += [run_exponentiated_gradient(datamodule, eps, seed=seed) for eps in eps_grid]
+    if "adversarial" in methods:
+        results += [
+            run_adversarial_fairness(datamodule, alpha, epochs=epochs, seed=seed)
+            for alpha in alpha_grid
+        ]
+    return results

@@ -1,0 +1,150 @@
+"""Outside peers on a DataModule's splits, checked against independent fits and fairlearn."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+import torch
+from fairlearn.metrics import demographic_parity_difference, equalized_odds_difference
+from fairlearn.reductions import DemographicParity, ExponentiatedGradient
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+from threadpoolctl import threadpool_limits
+
+from fairlit.data import AdultDataModule, GermanDataModule
+from fairlit.peers import (
+    run_adversarial_fairness,
+    run_exponentiated_gradient,
+    run_logistic_regression,
+    run_peers,
+)
+
+
+@pytest.fixture(autouse=True)
+def one_thread() -> Iterator[None]:
+    # BLAS / OpenMP thread pools slow down many-fold on a shared, busy CPU.
+    with threadpool_limits(limits=1):
+        yield
+
+
+RESULT_KEYS = {"method", "param", "seed", "accuracy", "dp_difference", "eo_difference"}
+
+
+@pytest.fixture(scope="module")
+def german() -> GermanDataModule:
+    dm = GermanDataModule()
+    dm.setup("fit")
+    return dm
+
+
+def arrays(dm: GermanDataModule, split: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    dataset = dm.train_dataset if split == "train" else dm.test_dataset
+    return dataset.x.numpy(), dataset.y.numpy(), dataset.s.numpy()
+
+
+def check_result(result: dict, method: str, param: float | None) -> None:
+    assert RESULT_KEYS <= set(result) <= RESULT_KEYS | {"auc"}
+    assert result["method"] == method and result["param"] == param and result["seed"] == 0
+    for key in set(result) - {"method", "param", "seed"}:
+        assert isinstance(result[key], float) and math.isfinite(result[key])
+        assert 0.0 <= result[key] <= 1.0
+
+
+def test_logistic_regression_matches_an_independent_fit(german: GermanDataModule) -> None:
+    result = run_logistic_regression(german)
+    check_result(result, "logreg", None)
+    train_x, train_y, _ = arrays(german, "train")
+    test_x, test_y, test_s = arrays(german, "test")
+    reference = LogisticRegression(max_iter=1000).fit(train_x, train_y)
+    predicted = reference.predict(test_x)
+    assert result["accuracy"] == pytest.approx(np.mean(predicted == test_y))
+    assert result["dp_difference"] == pytest.approx(
+        demographic_parity_difference(test_y, predicted, sensitive_features=test_s), abs=1e-6
+    )
+    assert result["eo_difference"] == pytest.approx(
+        equalized_odds_difference(test_y, predicted, sensitive_features=test_s), abs=1e-6
+    )
+    assert result["auc"] == pytest.approx(
+        roc_auc_score(test_y, reference.predict_proba(test_x)[:, 1])
+    )
+    assert result["accuracy"] > 0.65  # German: 70% good credit; the features carry signal
+
+
+def test_exponentiated_gradient_dp_matches_fairlearn_on_its_predictions(
+    german: GermanDataModule,
+) -> None:
+    result = run_exponentiated_gradient(german, eps=0.02)
+    check_result(result, "expgrad", 0.02)
+    train_x, train_y, train_s = arrays(german, "train")
+    test_x, test_y, test_s = arrays(german, "test")
+    reference = ExponentiatedGradient(
+        LogisticRegression(max_iter=1000), DemographicParity(difference_bound=0.02)
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reference.fit(train_x, train_y, sensitive_features=train_s)
+    predicted = reference.predict(test_x, random_state=0)
+    assert result["accuracy"] == pytest.approx(np.mean(predicted == test_y))
+    assert result["dp_difference"] == pytest.approx(
+        demographic_parity_difference(test_y, predicted, sensitive_features=test_s), abs=1e-6
+    )
+    assert result["eo_difference"] == pytest.approx(
+        equalized_odds_difference(test_y, predicted, sensitive_features=test_s), abs=1e-6
+    )
+    # Reproducible: the randomized predictions are seeded.
+    assert run_exponentiated_gradient(german, eps=0.02) == result
+
+
+def test_exponentiated_gradient_is_fairer_than_logistic_regression(
+    german: GermanDataModule,
+) -> None:
+    plain = run_logistic_regression(german)
+    fair = run_exponentiated_gradient(german, eps=0.01)
+    assert fair["dp_difference"] < plain["dp_difference"]
+
+
+def test_adversarial_fairness_runs_reproducibly_and_leaves_global_rng_alone(
+    german: GermanDataModule,
+) -> None:
+    state = torch.get_rng_state()
+    result = run_adversarial_fairness(german, alpha=1.0, epochs=2)
+    assert torch.equal(torch.get_rng_state(), state)
+    check_result(result, "adversarial", 1.0)
+    assert "auc" in result
+    assert run_adversarial_fairness(german, alpha=1.0, epochs=2) == result
+
+
+def test_run_peers_order_and_grids(german: GermanDataModule) -> None:
+    rows = run_peers(german, eps_grid=(0.1,), alpha_grid=(1.0, 2.0), epochs=1)
+    assert [(row["method"], row["param"]) for row in rows] == [
+        ("logreg", None),
+        ("expgrad", 0.1),
+        ("adversarial", 1.0),
+        ("adversarial", 2.0),
+    ]
+    assert run_peers(german, methods=("logreg",)) == [run_logistic_regression(german)]
+
+
+def test_bad_arguments_name_the_problem(german: GermanDataModule) -> None:
+    with pytest.raises(ValueError, match="unknown peer method"):
+        run_peers(german, methods=("logreg", "svm"))
+    with pytest.raises(ValueError, match="eps"):
+        run_exponentiated_gradient(german, eps=0.0)
+    with pytest.raises(ValueError, match="alpha"):
+        run_adversarial_fairness(german, alpha=-1.0)
+    with pytest.raises(ValueError, match="epochs"):
+        run_adversarial_fairness(german, alpha=1.0, epochs=0)
+
+
+@pytest.mark.slow
+def test_adult_reference_numbers() -> None:
+    dm = AdultDataModule()
+    plain = run_logistic_regression(dm)
+    assert plain["accuracy"] >= 0.84
+    fair = run_exponentiated_gradient(dm, eps=0.01)
+    assert fair["dp_difference"] <= 0.03
+    assert fair["accuracy"] >= 0.80
