@@ -1,7 +1,8 @@
 r"""``fairlit sweep``: a config over a grid of ``gamma`` and seeds, peers, Pareto fronts.
 
 Every point trains in-process through the same LightningCLI configs as
-``fairlit fit``, is tested on the DataModule's test split, probed with external
+``fairlit fit`` (without the configs' callbacks, logger and checkpoints: the
+sweep records what it needs itself), is tested on the DataModule's test split, probed with external
 classifiers (:mod:`fairlit.probes`) and appended to ``results.csv`` at once, so
 nothing finished is lost when a later point fails, and a rerun skips the
 points already in the file (resumable). The peers of :mod:`fairlit.peers` run
@@ -18,6 +19,7 @@ import argparse
 import csv
 import math
 import traceback
+import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,7 @@ __all__ = ["area_under_front", "budget_table", "main", "pareto_front", "run_swee
 DEFAULT_GAMMAS = tuple(round(0.1 * i, 1) for i in range(11))
 BUDGETS = (0.02, 0.05, 0.10)
 QUIET = [
+    "--trainer.callbacks=null",  # per-epoch reports would drown the sweep's own output
     "--trainer.enable_progress_bar=false",
     "--trainer.enable_model_summary=false",
     "--trainer.enable_checkpointing=false",
@@ -134,13 +137,20 @@ class _ResultsFile:
         tmp.replace(self.path)  # atomic: an interrupted write never truncates the results
 
 
-def _train_point(configs: Sequence[str], gamma: float, seed: int, overrides: Sequence[str], probe: bool) -> dict[str, Any]:
+def _cli(args: list[str]) -> Any:
     from fairlit.cli import build_cli
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="LightningCLI's args parameter")
+        return build_cli(args)
+
+
+def _train_point(configs: Sequence[str], gamma: float, seed: int, overrides: Sequence[str], probe: bool) -> dict[str, Any]:
     from fairlit.probes import encode_dataset, probe_representation
 
     args = [a for c in configs for a in ("--config", c)]
     args += [f"--model.init_args.gamma={gamma}", f"--seed_everything={seed}", f"--data.init_args.seed={seed}"]
-    cli = build_cli([*args, *QUIET, *overrides])
+    cli = _cli([*args, *QUIET, *overrides])
     cli.trainer.fit(cli.model, datamodule=cli.datamodule)
     [metrics] = cli.trainer.test(cli.model, datamodule=cli.datamodule, verbose=False)
     row = {k.removeprefix("test/"): float(v) for k, v in metrics.items()}
@@ -158,11 +168,10 @@ def _train_point(configs: Sequence[str], gamma: float, seed: int, overrides: Seq
 
 
 def _peer_points(configs: Sequence[str], seed: int, overrides: Sequence[str], epochs: int) -> list[dict[str, Any]]:
-    from fairlit.cli import build_cli
     from fairlit.peers import run_peers
 
     args = [a for c in configs for a in ("--config", c)]
-    cli = build_cli([*args, f"--data.init_args.seed={seed}", *QUIET, *overrides])
+    cli = _cli([*args, f"--data.init_args.seed={seed}", *QUIET, *overrides])
     return run_peers(cli.datamodule, epochs=epochs, seed=seed)
 
 

@@ -101,7 +101,7 @@ def test_report_prints_header_once_and_one_row_per_epoch(
     # the sanity check (num_sanity_val_steps=1) printed nothing; header once; two epochs
     assert len(lines) == 3
     header = lines[0].split()
-    assert header == ["stage", "epoch", "accuracy", "AUC", "ΔDP", "ΔEO", "MI", "loss"]
+    assert header == ["stage", "epoch", "accuracy", "AUC", "ΔDP", "ΔEO", "MI(plug)", "loss"]
     for epoch, line in enumerate(lines[1:]):
         cells = line.split()
         assert cells[:2] == ["val", str(epoch)]
@@ -135,7 +135,7 @@ def test_report_reads_values_logged_at_epoch_end_and_missing_keys(
     trainer = make_trainer(tmp_path, FairnessReport(), logger=False)
     trainer.fit(model, loader(), loader())
     lines = table_lines(capsys.readouterr().out)
-    assert lines[0].split() == ["stage", "epoch", "accuracy", "ΔDP", "MI", "loss"]
+    assert lines[0].split() == ["stage", "epoch", "accuracy", "ΔDP", "MI(plug)", "loss"]
     assert len(lines) == 3
     assert float(lines[2].split()[3]) == pytest.approx(expected_value("dp_difference", 1), abs=1e-4)
     # no logger: the CSV goes to default_root_dir; columns never logged are empty
