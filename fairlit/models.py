@@ -129,10 +129,17 @@ class FairRepresentationModel(pl.LightningModule):
                 "(the width of its representation)"
             )
         with warnings.catch_warnings():
-            # Outside LightningCLI the encoder object itself is stored, on purpose: then
-            # ``load_from_checkpoint`` can rebuild the model without being given it.
             warnings.filterwarnings("ignore", message=".*is an instance of `nn.Module`")
+            warnings.filterwarnings("ignore", message=".*cannot be pickled")
             self.save_hyperparameters()
+        # Under LightningCLI the components arrive as their configuration (plain data), which
+        # lets ``load_from_checkpoint`` rebuild the whole graph. Built in Python, they are live
+        # objects: keep those out of the checkpoint, which then loads with ``weights_only``
+        # (pass the components again to ``load_from_checkpoint``).
+        for key in ("encoder", "head", "regularizer", "optimizer", "lr_scheduler"):
+            if not isinstance(self.hparams.get(key), dict | str | int | float | bool | type(None)):
+                self.hparams.pop(key, None)
+                self._hparams_initial.pop(key, None)
         self.encoder = encoder
         width = encoder.out_features
         self.head = head(width, num_classes) if head is not None else TaskHead(width, num_classes)

@@ -12,7 +12,8 @@ from fairlit.models import FairRepresentationModel
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 DATASETS = sorted(str(p) for p in CONFIGS.glob("*.yaml"))
 VARIANTS = sorted(str(p) for p in (CONFIGS / "model").glob("*.yaml"))
-QUIET = ["--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false"]
+QUIET = ["--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false",
+         "--trainer.check_val_every_n_epoch=1"]
 
 
 def test_every_config_is_tested():

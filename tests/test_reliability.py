@@ -19,7 +19,8 @@ from fairlit.nn import HybridBinaryEncoder
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 GERMAN = str(CONFIGS / "german.yaml")
-QUIET = ["--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false"]
+QUIET = ["--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false",
+         "--trainer.check_val_every_n_epoch=1"]
 
 
 def _fit(root: Path, *extra: str) -> Path:
