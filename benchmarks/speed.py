@@ -28,12 +28,11 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-import pytorch_lightning as pl
 import torch
 
+from fairlit.cli import build_cli
 from fairlit.data import AdultDataModule
 from fairlit.information import factorized_mutual_information, joint_mutual_information
-from fairlit.cli import build_cli
 from fairlit.nn import HybridBinaryEncoder, TaskHead
 from fairlit.regularizers import MutualInformationRegularizer
 
@@ -46,7 +45,8 @@ def time_fairlit(epochs: int, batch_size: int) -> float:
     with tempfile.TemporaryDirectory() as root:
         cli = build_cli(
             [
-                "--config", str(CONFIG),
+                "--config",
+                str(CONFIG),
                 f"--trainer.max_epochs={epochs}",
                 f"--data.init_args.batch_size={batch_size}",
                 f"--model.init_args.gamma={GAMMA}",
@@ -61,7 +61,7 @@ def time_fairlit(epochs: int, batch_size: int) -> float:
                 "--trainer.callbacks=null",
                 f"--trainer.logger.init_args.save_dir={root}",
                 "--test_after_fit=false",
-            ]  # fmt: skip
+            ]
         )
         cli.datamodule.setup("fit")  # parsing is not training: the hand loop gets it ready-made too
         start = time.perf_counter()
@@ -71,7 +71,9 @@ def time_fairlit(epochs: int, batch_size: int) -> float:
 
 def time_hand(dm: AdultDataModule, epochs: int) -> float:
     torch.manual_seed(0)
-    encoder = HybridBinaryEncoder(dm.num_features, 20, hidden_features=(64,), straight_through="sigmoid")
+    encoder = HybridBinaryEncoder(
+        dm.num_features, 20, hidden_features=(64,), straight_through="sigmoid"
+    )
     head = TaskHead(20, 2)
     regularizer = MutualInformationRegularizer(20, 2)
     params = [*encoder.parameters(), *head.parameters()]
@@ -121,14 +123,19 @@ def time_estimators() -> list[str]:
         for m in (8, 12, 16):
             probs = torch.rand(batch, m, generator=generator).requires_grad_()
             s = torch.randint(0, 2, (batch,), generator=generator)
-            for name, fn in (("factorized", factorized_mutual_information), ("joint", joint_mutual_information)):
+            for name, fn in (
+                ("factorized", factorized_mutual_information),
+                ("joint", joint_mutual_information),
+            ):
                 times = []
                 for _ in range(5 if name == "joint" and m == 16 else 20):
                     start = time.perf_counter()
                     fn(probs, s, 2).backward()
                     times.append(time.perf_counter() - start)
                     probs.grad = None
-                lines.append(f"MI {name:10s} m={m:2d} batch={batch:4d}: {1e3 * statistics.median(times):8.2f} ms fwd+bwd")
+                lines.append(
+                    f"MI {name:10s} m={m:2d} batch={batch:4d}: {1e3 * statistics.median(times):8.2f} ms fwd+bwd"
+                )
     return lines
 
 
@@ -147,8 +154,10 @@ def main() -> None:
         times["fairlit"].append(time_fairlit(args.epochs, args.batch_size))
         times["fairlearn"].append(time_fairlearn(dm, args.epochs))
     med = {k: statistics.median(v) for k, v in times.items()}
-    print(f"Adult train split: {len(dm.train_dataset)} rows, batch {args.batch_size}, {args.epochs} epochs, "
-          f"{args.repeats} repeats (median), torch threads 1, {torch.__version__}")
+    print(
+        f"Adult train split: {len(dm.train_dataset)} rows, batch {args.batch_size}, {args.epochs} epochs, "
+        f"{args.repeats} repeats (median), torch threads 1, {torch.__version__}"
+    )
     for line in time_estimators():
         print(line)
     for key in ("fairlit", "hand", "fairlearn"):

@@ -18,18 +18,29 @@ def main() -> None:
     dm = AdultDataModule(eval_batch_size=4096)
     for estimator in ("identity", "sigmoid"):
         pl.seed_everything(0, verbose=False)
-        encoder = HybridBinaryEncoder(dm.num_features, 20, hidden_features=(64,), straight_through=estimator)
+        encoder = HybridBinaryEncoder(
+            dm.num_features, 20, hidden_features=(64,), straight_through=estimator
+        )
         model = FairRepresentationModel(encoder, gamma=0.0)
-        trainer = pl.Trainer(max_epochs=5, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                             enable_model_summary=False, limit_val_batches=0, num_sanity_val_steps=0)  # fmt: skip
+        trainer = pl.Trainer(
+            max_epochs=5,
+            logger=False,
+            enable_checkpointing=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+            limit_val_batches=0,
+            num_sanity_val_steps=0,
+        )
         trainer.fit(model, datamodule=dm)
         result = trainer.test(model, datamodule=dm, verbose=False)[0]
         model.eval()
         with torch.no_grad():
             probs = model.encoder(dm.test_dataset.x).probs
         distinct = len(torch.unique((probs >= 0.5).long(), dim=0))
-        print(f"{estimator:9s} accuracy {result['test/accuracy']:.4f}  AUC {result['test/auc']:.4f}  "
-              f"distinct codes {distinct}")  # fmt: skip
+        print(
+            f"{estimator:9s} accuracy {result['test/accuracy']:.4f}  AUC {result['test/auc']:.4f}  "
+            f"distinct codes {distinct}"
+        )
 
 
 if __name__ == "__main__":

@@ -37,10 +37,16 @@ class FairlitCLI(LightningCLI):
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         """Link the data's shapes into the model's arguments."""
         parser.link_arguments(
-            "data.num_features", "model.init_args.encoder.init_args.in_features", apply_on="instantiate"
+            "data.num_features",
+            "model.init_args.encoder.init_args.in_features",
+            apply_on="instantiate",
         )
-        parser.link_arguments("data.num_groups", "model.init_args.num_groups", apply_on="instantiate")
-        parser.link_arguments("data.num_classes", "model.init_args.num_classes", apply_on="instantiate")
+        parser.link_arguments(
+            "data.num_groups", "model.init_args.num_groups", apply_on="instantiate"
+        )
+        parser.link_arguments(
+            "data.num_classes", "model.init_args.num_classes", apply_on="instantiate"
+        )
         parser.add_argument(
             "--test_after_fit",
             type=bool,
@@ -55,7 +61,10 @@ class FairlitCLI(LightningCLI):
             trainer.test(self.model, datamodule=self.datamodule)
         callback = trainer.checkpoint_callback
         best = getattr(callback, "best_model_path", "") or getattr(callback, "last_model_path", "")
-        lines = [f"\nfairlit: checkpoint: {best or '(none saved)'}", f"fairlit: logs:       {trainer.log_dir}"]
+        lines = [
+            f"\nfairlit: checkpoint: {best or '(none saved)'}",
+            f"fairlit: logs:       {trainer.log_dir}",
+        ]
         if best:
             lines.append(
                 f"fairlit: evaluate it with: fairlit test --config <the same configs> --ckpt_path {best}"
@@ -93,7 +102,7 @@ def build_cli(args: list[str] | None = None, run: bool = False, **kwargs: Any) -
             "prog": "fairlit",
             "description": "fairlit: fair representations with stochastically quantized neural "
             "networks. Subcommands: fit, validate, test, predict (LightningCLI) and sweep "
-            "(`fairlit sweep --help`: a gamma x seed grid with peers and Pareto fronts)."
+            "(`fairlit sweep --help`: a gamma x seed grid with peers and Pareto fronts).",
         },
     }
     options.update(kwargs)

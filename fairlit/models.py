@@ -144,7 +144,9 @@ class FairRepresentationModel(pl.LightningModule):
         width = encoder.out_features
         self.head = head(width, num_classes) if head is not None else TaskHead(width, num_classes)
         self.regularizer = (
-            regularizer(width, num_groups) if regularizer is not None else NoRegularizer(width, num_groups)
+            regularizer(width, num_groups)
+            if regularizer is not None
+            else NoRegularizer(width, num_groups)
         )
         self.gamma = float(gamma)
         self.num_groups = num_groups
@@ -209,7 +211,13 @@ class FairRepresentationModel(pl.LightningModule):
         task_loss = self.task_loss(logits, batch["y"])
         penalty = self.regularizer(output, batch["s"])
         loss = (1.0 - self.gamma) * task_loss + self.gamma * penalty
-        return {"output": output, "logits": logits, "task_loss": task_loss, "penalty": penalty, "loss": loss}
+        return {
+            "output": output,
+            "logits": logits,
+            "task_loss": task_loss,
+            "penalty": penalty,
+            "loss": loss,
+        }
 
     # -- random stream -----------------------------------------------------------------------
 
@@ -251,7 +259,9 @@ class FairRepresentationModel(pl.LightningModule):
         problems += [f"{k}: missing from the checkpoint" for k in own if k not in saved]
         problems += [f"{k}: not in this model" for k in saved if k not in own]
         if problems:
-            shown = "; ".join(problems[:6]) + (f"; ... ({len(problems)} in all)" if len(problems) > 6 else "")
+            shown = "; ".join(problems[:6]) + (
+                f"; ... ({len(problems)} in all)" if len(problems) > 6 else ""
+            )
             raise ValueError(
                 "the checkpoint was saved from a different architecture than this model "
                 f"({shown}). Build the model with the configuration the checkpoint was trained "
@@ -284,13 +294,21 @@ class FairRepresentationModel(pl.LightningModule):
         # bookkeeping cost more than this model's forward and backward pass.
         values = torch.stack([terms[k].detach() for k in _TRAIN_TERMS])
         size = len(batch["y"])
-        self._train_sums = self._train_sums + values * size if self._train_sums is not None else values * size
+        self._train_sums = (
+            self._train_sums + values * size if self._train_sums is not None else values * size
+        )
         self._train_rows += size
         every = self.trainer.log_every_n_steps if self._trainer is not None else 1
         if (self.global_step + 1) % max(every, 1) == 0:
-            self.log_dict({f"train/{k}_step": v for k, v in zip(_TRAIN_TERMS, values, strict=True)},
-                          on_step=True, on_epoch=False, batch_size=size)  # fmt: skip
-            self.log("train/loss", values[0], on_step=True, on_epoch=False, prog_bar=True, logger=False)
+            self.log_dict(
+                {f"train/{k}_step": v for k, v in zip(_TRAIN_TERMS, values, strict=True)},
+                on_step=True,
+                on_epoch=False,
+                batch_size=size,
+            )
+            self.log(
+                "train/loss", values[0], on_step=True, on_epoch=False, prog_bar=True, logger=False
+            )
         return terms["loss"]
 
     def on_train_epoch_start(self) -> None:
@@ -301,8 +319,11 @@ class FairRepresentationModel(pl.LightningModule):
         """Log the epoch means of the loss terms (``train/loss_epoch``, ...)."""
         if self._train_sums is not None and self._train_rows:
             means = self._train_sums / self._train_rows
-            self.log_dict({f"train/{k}_epoch": v for k, v in zip(_TRAIN_TERMS, means, strict=True)},
-                          on_epoch=True, sync_dist=True)  # fmt: skip
+            self.log_dict(
+                {f"train/{k}_epoch": v for k, v in zip(_TRAIN_TERMS, means, strict=True)},
+                on_epoch=True,
+                sync_dist=True,
+            )
 
     def _evaluate(self, batch: dict[str, Tensor], stage: str) -> dict[str, Tensor]:
         terms = self.loss_terms(batch)
@@ -315,14 +336,26 @@ class FairRepresentationModel(pl.LightningModule):
             metrics.update(y_prob, y)
         size = len(y)
         for key in ("loss", "task_loss", "penalty"):
-            self.log(f"{stage}/{key}", terms[key], on_step=False, on_epoch=True, batch_size=size,
-                     sync_dist=True)  # fmt: skip
+            self.log(
+                f"{stage}/{key}",
+                terms[key],
+                on_step=False,
+                on_epoch=True,
+                batch_size=size,
+                sync_dist=True,
+            )
         if output.probs is not None:
             mi = self.val_mi if stage == "val" else self.test_mi
             mi["mi_bits"].update(output.code.detach(), s)
             mi["mi_factorized_bits"].update(output.probs.detach(), s)
-        return {"loss": terms["loss"], "y_prob": y_prob, "y": y, "s": s,
-                "code": output.code.detach(), "probs": None if output.probs is None else output.probs.detach()}  # fmt: skip
+        return {
+            "loss": terms["loss"],
+            "y_prob": y_prob,
+            "y": y,
+            "s": s,
+            "code": output.code.detach(),
+            "probs": None if output.probs is None else output.probs.detach(),
+        }
 
     def _log_epoch(self, stage: str) -> None:
         metrics = self.val_metrics if stage == "val" else self.test_metrics
@@ -352,7 +385,12 @@ class FairRepresentationModel(pl.LightningModule):
     def predict_step(self, batch: dict[str, Tensor], batch_idx: int) -> dict[str, Tensor]:
         """Return ``y_prob`` (P(y=1)), ``code`` (the representation), ``y`` and ``s``."""
         output, logits = self(batch["x"])
-        return {"y_prob": self.predict_proba(logits), "code": output.code, "y": batch["y"], "s": batch["s"]}
+        return {
+            "y_prob": self.predict_proba(logits),
+            "code": output.code,
+            "y": batch["y"],
+            "s": batch["s"],
+        }
 
     def configure_optimizers(self) -> Any:
         """Build the injected optimizer (and scheduler) over all parameters."""
@@ -361,4 +399,7 @@ class FairRepresentationModel(pl.LightningModule):
             return optimizer
         scheduler = self.lr_scheduler_factory(optimizer)
         interval = getattr(scheduler, "interval", "epoch")
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": interval}}
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": interval},
+        }

@@ -134,9 +134,14 @@ def run_logistic_regression(datamodule: Any, seed: int = 0) -> dict[str, Any]:
     train, test, num_groups = _splits(datamodule)
     model = LogisticRegression(max_iter=1000, random_state=seed).fit(train.x, train.y)
     return _score(
-        "logreg", None, seed, test, num_groups,
-        model.predict(test.x), model.predict_proba(test.x)[:, 1],
-    )  # fmt: skip
+        "logreg",
+        None,
+        seed,
+        test,
+        num_groups,
+        model.predict(test.x),
+        model.predict_proba(test.x)[:, 1],
+    )
 
 
 def run_exponentiated_gradient(datamodule: Any, eps: float, seed: int = 0) -> dict[str, Any]:

@@ -217,9 +217,12 @@ def probe_representation(
     labels = {
         name: _as_numpy(values, name, 1)
         for name, values in (
-            ("train_y", train_y), ("train_s", train_s), ("test_y", test_y), ("test_s", test_s),
+            ("train_y", train_y),
+            ("train_s", train_s),
+            ("test_y", test_y),
+            ("test_s", test_s),
         )
-    }  # fmt: skip
+    }
     for split, x in (("train", train_x), ("test", test_x)):
         lengths = {len(x), len(labels[f"{split}_y"]), len(labels[f"{split}_s"])}
         if len(lengths) != 1:
@@ -484,9 +487,15 @@ class RepresentationProbe(Callback):
             train_codes = encode_dataset(pl_module, train, inference=self.inference)
             test_codes = encode_dataset(pl_module, test, inference=self.inference)
         results = probe_representation(
-            train_codes, train.y, train.s, test_codes, test.y, test.s,
-            classifiers=self.classifiers, seed=self.seed,
-        )  # fmt: skip
+            train_codes,
+            train.y,
+            train.s,
+            test_codes,
+            test.y,
+            test.s,
+            classifiers=self.classifiers,
+            seed=self.seed,
+        )
         for logger in trainer.loggers:
             logger.log_metrics(results, step=trainer.global_step)
             logger.save()

@@ -41,7 +41,9 @@ QUIET = [
 ]
 
 
-def pareto_front(points: pd.DataFrame, x: str = "dp_difference", y: str = "accuracy") -> pd.DataFrame:
+def pareto_front(
+    points: pd.DataFrame, x: str = "dp_difference", y: str = "accuracy"
+) -> pd.DataFrame:
     """Rows not dominated by another (lower or equal ``x`` and higher or equal ``y``).
 
     Args:
@@ -66,7 +68,9 @@ def pareto_front(points: pd.DataFrame, x: str = "dp_difference", y: str = "accur
     return ordered.loc[keep]
 
 
-def area_under_front(front: pd.DataFrame, x: str = "dp_difference", y: str = "accuracy", limit: float = 0.2) -> float:
+def area_under_front(
+    front: pd.DataFrame, x: str = "dp_difference", y: str = "accuracy", limit: float = 0.2
+) -> float:
     r"""Area under the front's step function for ``x`` in ``[0, limit]``, divided by ``limit``.
 
     The step function at :math:`d` is the best accuracy reachable with ΔDP at
@@ -108,7 +112,9 @@ def budget_table(results: pd.DataFrame, budgets: Sequence[float] = BUDGETS) -> p
             row[f"acc@<={budget:g}"] = None if best is None else round(float(best["accuracy"]), 3)
             row[f"param@<={budget:g}"] = None if best is None else best["param"]
             s_auc = None if best is None else best.get("probe/best_s_auc")
-            row[f"s_auc@<={budget:g}"] = None if s_auc is None or pd.isna(s_auc) else round(float(s_auc), 3)
+            row[f"s_auc@<={budget:g}"] = (
+                None if s_auc is None or pd.isna(s_auc) else round(float(s_auc), 3)
+            )
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -123,10 +129,19 @@ class _ResultsFile:
             self.rows = pd.read_csv(path).to_dict("records")
 
     def done(self) -> set[tuple[str, str, int]]:
-        return {(str(r["method"]), str(r["param"]), int(r["seed"])) for r in self.rows if r.get("status") == "ok"}
+        return {
+            (str(r["method"]), str(r["param"]), int(r["seed"]))
+            for r in self.rows
+            if r.get("status") == "ok"
+        }
 
     def append(self, row: dict[str, Any]) -> None:
-        self.rows = [r for r in self.rows if (r["method"], str(r["param"]), int(r["seed"])) != (row["method"], str(row["param"]), int(row["seed"]))]
+        self.rows = [
+            r
+            for r in self.rows
+            if (r["method"], str(r["param"]), int(r["seed"]))
+            != (row["method"], str(row["param"]), int(row["seed"]))
+        ]
         self.rows.append(row)
         columns = list(dict.fromkeys(k for r in self.rows for k in r))
         tmp = self.path.with_suffix(".tmp")
@@ -145,11 +160,17 @@ def _cli(args: list[str]) -> Any:
         return build_cli(args)
 
 
-def _train_point(configs: Sequence[str], gamma: float, seed: int, overrides: Sequence[str], probe: bool) -> dict[str, Any]:
+def _train_point(
+    configs: Sequence[str], gamma: float, seed: int, overrides: Sequence[str], probe: bool
+) -> dict[str, Any]:
     from fairlit.probes import encode_dataset, probe_representation
 
     args = [a for c in configs for a in ("--config", c)]
-    args += [f"--model.init_args.gamma={gamma}", f"--seed_everything={seed}", f"--data.init_args.seed={seed}"]
+    args += [
+        f"--model.init_args.gamma={gamma}",
+        f"--seed_everything={seed}",
+        f"--data.init_args.seed={seed}",
+    ]
     cli = _cli([*args, *QUIET, *overrides])
     cli.trainer.fit(cli.model, datamodule=cli.datamodule)
     [metrics] = cli.trainer.test(cli.model, datamodule=cli.datamodule, verbose=False)
@@ -160,14 +181,21 @@ def _train_point(configs: Sequence[str], gamma: float, seed: int, overrides: Seq
         test = encode_dataset(cli.model, dm.test_dataset)
         row.update(
             probe_representation(
-                train.numpy(), dm.train_dataset.y.numpy(), dm.train_dataset.s.numpy(),
-                test.numpy(), dm.test_dataset.y.numpy(), dm.test_dataset.s.numpy(), seed=seed,
-            )  # fmt: skip
+                train.numpy(),
+                dm.train_dataset.y.numpy(),
+                dm.train_dataset.s.numpy(),
+                test.numpy(),
+                dm.test_dataset.y.numpy(),
+                dm.test_dataset.s.numpy(),
+                seed=seed,
+            )
         )
     return row
 
 
-def _peer_points(configs: Sequence[str], seed: int, overrides: Sequence[str], epochs: int) -> list[dict[str, Any]]:
+def _peer_points(
+    configs: Sequence[str], seed: int, overrides: Sequence[str], epochs: int
+) -> list[dict[str, Any]]:
     from fairlit.peers import run_peers
 
     args = [a for c in configs for a in ("--config", c)]
@@ -211,13 +239,19 @@ def run_sweep(
     done = results.done()
     seeds, gammas = list(seeds), list(gammas)
     todo = [(g, s) for s in seeds for g in gammas if (name, str(float(g)), s) not in done]
-    peer_seeds = [s for s in seeds if peers and not any(m == "logreg" and int(sd) == s for m, _, sd in done)]
+    peer_seeds = [
+        s for s in seeds if peers and not any(m == "logreg" and int(sd) == s for m, _, sd in done)
+    ]
     failures = []
     with tqdm(total=len(todo) + len(peer_seeds), desc=f"sweep {name}", unit="point") as bar:
         for gamma, seed in todo:
             base = {"method": name, "param": str(float(gamma)), "seed": seed}
             try:
-                row = {**base, "status": "ok", **_train_point(configs, gamma, seed, overrides, probe)}
+                row = {
+                    **base,
+                    "status": "ok",
+                    **_train_point(configs, gamma, seed, overrides, probe),
+                }
             except Exception as err:  # keep going: one failed point must not lose the others
                 failures.append(f"{name} gamma={gamma} seed={seed}: {type(err).__name__}: {err}")
                 row = {**base, "status": "failed", "error": f"{type(err).__name__}: {err}"}
@@ -227,7 +261,9 @@ def run_sweep(
         for seed in peer_seeds:
             try:
                 for point in _peer_points(configs, seed, overrides, peer_epochs):
-                    results.append({"status": "ok", **point, "param": str(point["param"]), "seed": seed})
+                    results.append(
+                        {"status": "ok", **point, "param": str(point["param"]), "seed": seed}
+                    )
             except Exception as err:
                 failures.append(f"peers seed={seed}: {type(err).__name__}: {err}")
                 traceback.print_exc()
@@ -236,7 +272,9 @@ def run_sweep(
     write_reports(frame, out)
     for failure in failures:
         print(f"fairlit sweep: FAILED {failure}")
-    print(f"fairlit sweep: {len(frame)} points in {out / 'results.csv'}; front plot {out / 'front.png'}")
+    print(
+        f"fairlit sweep: {len(frame)} points in {out / 'results.csv'}; front plot {out / 'front.png'}"
+    )
     return frame
 
 
@@ -250,7 +288,11 @@ def write_reports(results: pd.DataFrame, out: Path) -> None:
     ok = results[results.get("status", "ok") == "ok"]
     if ok.empty:
         return
-    mean = ok.groupby(["method", "param"], dropna=False)[["accuracy", "dp_difference"]].mean().reset_index()
+    mean = (
+        ok.groupby(["method", "param"], dropna=False)[["accuracy", "dp_difference"]]
+        .mean()
+        .reset_index()
+    )
     fronts, areas = [], {}
     fig, ax = plt.subplots(figsize=(6, 4.5))
     for method, group in mean.groupby("method", sort=False):
@@ -258,7 +300,12 @@ def write_reports(results: pd.DataFrame, out: Path) -> None:
         areas[method] = area_under_front(front)
         fronts.append(front.assign(method=method))
         ax.scatter(group["dp_difference"], group["accuracy"], s=14, alpha=0.5)
-        ax.step(front["dp_difference"], front["accuracy"], where="post", label=f"{method} (AUF {areas[method]:.3f})")
+        ax.step(
+            front["dp_difference"],
+            front["accuracy"],
+            where="post",
+            label=f"{method} (AUF {areas[method]:.3f})",
+        )
     pd.concat(fronts).to_csv(out / "fronts.csv", index=False)
     ax.set_xlabel("demographic parity difference (test)")
     ax.set_ylabel("accuracy (test)")
@@ -270,7 +317,9 @@ def write_reports(results: pd.DataFrame, out: Path) -> None:
     plt.close(fig)
     table = budget_table(ok)
     table["area_under_front"] = table["method"].map(areas).round(3)
-    (out / "summary.md").write_text(table.to_markdown(index=False) if _has_tabulate() else table.to_string(index=False))
+    (out / "summary.md").write_text(
+        table.to_markdown(index=False) if _has_tabulate() else table.to_string(index=False)
+    )
 
 
 def _has_tabulate() -> bool:
@@ -300,7 +349,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--config", action="append", required=True, help="config file (repeatable)")
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--name", default="sqnn", help="method name for these points")
-    parser.add_argument("--gammas", type=_floats, default=list(DEFAULT_GAMMAS), help="comma-separated")
+    parser.add_argument(
+        "--gammas", type=_floats, default=list(DEFAULT_GAMMAS), help="comma-separated"
+    )
     parser.add_argument("--seeds", type=_ints, default=[0], help="comma-separated")
     parser.add_argument("--peers", action="store_true", help="also run the fairlearn peers")
     parser.add_argument("--peer_epochs", type=int, default=10)
@@ -309,5 +360,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     bad = [o for o in overrides if not o.startswith("--")]
     if bad:
         parser.error(f"unexpected arguments {bad}; pass options to the runs as --key=value")
-    run_sweep(args.config, args.out, args.name, args.gammas, args.seeds, overrides, args.peers,
-              args.peer_epochs, not args.no_probe)  # fmt: skip
+    run_sweep(
+        args.config,
+        args.out,
+        args.name,
+        args.gammas,
+        args.seeds,
+        overrides,
+        args.peers,
+        args.peer_epochs,
+        not args.no_probe,
+    )

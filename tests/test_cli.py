@@ -12,13 +12,21 @@ from fairlit.models import FairRepresentationModel
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 DATASETS = sorted(str(p) for p in CONFIGS.glob("*.yaml"))
 VARIANTS = sorted(str(p) for p in (CONFIGS / "model").glob("*.yaml"))
-QUIET = ["--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false",
-         "--trainer.check_val_every_n_epoch=1"]
+QUIET = [
+    "--trainer.enable_progress_bar=false",
+    "--trainer.enable_model_summary=false",
+    "--trainer.check_val_every_n_epoch=1",
+]
 
 
 def test_every_config_is_tested():
     assert {Path(p).stem for p in DATASETS} == {"adult", "compas", "german"}
-    assert {Path(p).stem for p in VARIANTS} == {"adversarial", "full_precision", "joint", "quantized"}
+    assert {Path(p).stem for p in VARIANTS} == {
+        "adversarial",
+        "full_precision",
+        "joint",
+        "quantized",
+    }
 
 
 @pytest.mark.parametrize("config", DATASETS, ids=lambda p: Path(p).stem)
@@ -35,8 +43,16 @@ def test_model_variant_composes_and_runs(variant, tmp_path, monkeypatch):
 
 
 def test_ddp_trainer_config_parses():
-    cli = build_cli(["--config", str(CONFIGS / "german.yaml"), "--config", str(CONFIGS / "trainer" / "ddp.yaml"),
-                     "--trainer.accelerator=cpu", "--trainer.devices=1"])  # fmt: skip
+    cli = build_cli(
+        [
+            "--config",
+            str(CONFIGS / "german.yaml"),
+            "--config",
+            str(CONFIGS / "trainer" / "ddp.yaml"),
+            "--trainer.accelerator=cpu",
+            "--trainer.devices=1",
+        ]
+    )
     assert type(cli.trainer.strategy).__name__ == "DDPStrategy"
 
 
@@ -48,17 +64,27 @@ def test_build_cli_links_shapes_from_the_data():
 
 
 def test_module_help_and_version():
-    out = subprocess.run([sys.executable, "-m", "fairlit", "--version"], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "fairlit", "--version"], capture_output=True, text=True, check=True
+    )
     assert out.stdout.strip() == f"fairlit {fairlit.__version__}"
-    out = subprocess.run([sys.executable, "-m", "fairlit", "--help"], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "fairlit", "--help"], capture_output=True, text=True, check=True
+    )
     for sub in ("fit", "validate", "test", "predict"):
         assert sub in out.stdout
 
 
 def test_unknown_class_is_a_clear_error(capsys):
     with pytest.raises(SystemExit):
-        main(["fit", "--config", str(CONFIGS / "german.yaml"),
-              "--model.init_args.regularizer=fairlit.regularizers.NoSuchRegularizer"])  # fmt: skip
+        main(
+            [
+                "fit",
+                "--config",
+                str(CONFIGS / "german.yaml"),
+                "--model.init_args.regularizer=fairlit.regularizers.NoSuchRegularizer",
+            ]
+        )
     assert "NoSuchRegularizer" in capsys.readouterr().err
 
 

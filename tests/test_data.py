@@ -44,7 +44,9 @@ def test_parse_compas_fake_filter_and_no_scores():
     table = parse_compas((FAKE / "compas-scores-two-years.csv").read_bytes())
     assert len(table) == 5  # rows with days 45, is_recid -1 and charge "O" are filtered
     assert table["two_year_recid"].sum() == 2
-    forbidden = [c for c in table.columns if "score" in c or c.startswith("v_") or c in {"id", "name"}]
+    forbidden = [
+        c for c in table.columns if "score" in c or c.startswith("v_") or c in {"id", "name"}
+    ]
     assert forbidden == []
     unfiltered = parse_compas((FAKE / "compas-scores-two-years.csv").read_bytes(), False)
     assert len(unfiltered) == 8
@@ -59,7 +61,7 @@ def test_parse_german_fake():
 
 def test_parse_adult_rejects_unknown_category():
     bad = (FAKE / "adult.data").read_bytes().replace(b"State-gov", b"Space-agency")
-    with pytest.raises(DataFileError, match="workclass.*Space-agency"):
+    with pytest.raises(DataFileError, match=r"workclass.*Space-agency"):
         parse_adult(bad, (FAKE / "adult.test").read_bytes())
 
 
@@ -168,7 +170,7 @@ def test_truncated_gzip_is_a_clear_error(tmp_path):
 
 
 def test_missing_file_is_a_clear_error(tmp_path):
-    with pytest.raises(DataFileError, match="holds neither 'adult.data'"):
+    with pytest.raises(DataFileError, match=r"holds neither 'adult\.data'"):
         AdultDataModule(data_dir=tmp_path).setup()
     with pytest.raises(DataFileError, match="does not exist"):
         read_raw_bytes("german.data", tmp_path / "nope.data")
@@ -194,7 +196,9 @@ def test_num_features_known_before_setup_and_stable_across_splits():
     dm.setup()
     for ds in (dm.train_dataset, dm.val_dataset, dm.test_dataset):
         assert ds.x.shape[1] == width
-        assert ds.x.dtype == torch.float32 and ds.y.dtype == torch.int64 and ds.s.dtype == torch.int64
+        assert (
+            ds.x.dtype == torch.float32 and ds.y.dtype == torch.int64 and ds.s.dtype == torch.int64
+        )
 
 
 def test_scaler_uses_training_statistics_only(tmp_path):
@@ -235,7 +239,7 @@ def test_splits_are_seeded_and_stratified():
     for ds in (dm.train_dataset, dm.test_dataset):
         cell = (ds.y * 2 + ds.s).bincount(minlength=4).double() / len(ds)
         full = load_german()
-        ref = ((full["credit"] * 2 + (full["age"] > 25)).value_counts(normalize=True).sort_index())
+        ref = (full["credit"] * 2 + (full["age"] > 25)).value_counts(normalize=True).sort_index()
         assert np.allclose(cell.numpy(), ref.to_numpy(), atol=0.02)
 
 
@@ -259,7 +263,9 @@ def test_batches_are_named_and_cover_each_row_once():
     seen = torch.cat([b["x"] for b in batches])
     assert len(seen) == len(dm.train_dataset) and len(batches) == len(loader)
     key = torch.arange(seen.shape[1], dtype=torch.float64)  # a row fingerprint
-    assert torch.allclose((seen.double() @ key).sort().values, (dm.train_dataset.x.double() @ key).sort().values)
+    assert torch.allclose(
+        (seen.double() @ key).sort().values, (dm.train_dataset.x.double() @ key).sort().values
+    )
     again = torch.cat([b["x"] for b in loader])
     assert torch.equal(seen, again)  # same epoch -> same order
     loader.sampler.set_epoch(1)
@@ -284,7 +290,9 @@ def test_loader_shards_for_data_parallel():
 
 
 def test_wrong_sensitive_name_lists_choices():
-    with pytest.raises(ValueError, match=r"sensitive='gender'.*\['sex', 'race', 'race_white_black'\]"):
+    with pytest.raises(
+        ValueError, match=r"sensitive='gender'.*\['sex', 'race', 'race_white_black'\]"
+    ):
         AdultDataModule(sensitive="gender")
     with pytest.raises(ValueError, match=r"\['age', 'sex'\]"):
         GermanDataModule(sensitive="race")
@@ -297,7 +305,7 @@ def test_bad_batch_size(value):
 
 
 def test_adult_rejects_test_fraction_with_official_split():
-    with pytest.raises(ValueError, match="official adult.test"):
+    with pytest.raises(ValueError, match=r"official adult\.test"):
         AdultDataModule(test_fraction=0.3)
 
 
@@ -316,7 +324,14 @@ def csv_frame():
 def test_csv_datamodule_happy_path(tmp_path, csv_frame):
     path = tmp_path / "mine.csv"
     csv_frame.to_csv(path, index=False)
-    dm = CSVDataModule(path, target="label", sensitive="group", positive_label="yes", val_fraction=0.0, test_fraction=0.34)
+    dm = CSVDataModule(
+        path,
+        target="label",
+        sensitive="group",
+        positive_label="yes",
+        val_fraction=0.0,
+        test_fraction=0.34,
+    )
     assert dm.num_features == 3 and dm.group_names == ("u", "v")
     dm.setup()
     assert len(dm.train_dataset) + len(dm.test_dataset) == 6
@@ -350,7 +365,9 @@ def test_csv_nan_in_numeric(tmp_path, csv_frame):
     csv_frame.loc[3, "x1"] = np.nan
     path = tmp_path / "mine.csv"
     csv_frame.to_csv(path, index=False)
-    with pytest.raises(DataFileError, match=r"numeric column 'x1' holds NaN or inf \(first at row 3\)"):
+    with pytest.raises(
+        DataFileError, match=r"numeric column 'x1' holds NaN or inf \(first at row 3\)"
+    ):
         CSVDataModule(path, target="label", sensitive="group", positive_label="yes")
 
 
@@ -358,7 +375,9 @@ def test_csv_text_in_numeric(tmp_path, csv_frame):
     csv_frame["x1"] = ["1", "2", "three", "4", "5", "6"]
     path = tmp_path / "mine.csv"
     csv_frame.to_csv(path, index=False)
-    with pytest.raises(DataFileError, match=r"numeric column 'x1' holds non-numeric value\(s\) \['three'\]"):
+    with pytest.raises(
+        DataFileError, match=r"numeric column 'x1' holds non-numeric value\(s\) \['three'\]"
+    ):
         CSVDataModule(path, target="label", sensitive="group", numeric=["x1"], positive_label="yes")
 
 

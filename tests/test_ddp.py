@@ -19,12 +19,21 @@ pytestmark = pytest.mark.ddp
 
 def test_cli_ddp_fit_writes_a_checkpoint(tmp_path):
     cmd = [
-        sys.executable, "-m", "fairlit", "fit",
-        "--config", str(CONFIGS / "adult.yaml"), "--config", str(CONFIGS / "trainer" / "ddp.yaml"),
-        "--trainer.accelerator=cpu", "--trainer.devices=2", "--trainer.max_epochs=1",
-        "--trainer.limit_train_batches=20", "--trainer.enable_progress_bar=false",
+        sys.executable,
+        "-m",
+        "fairlit",
+        "fit",
+        "--config",
+        str(CONFIGS / "adult.yaml"),
+        "--config",
+        str(CONFIGS / "trainer" / "ddp.yaml"),
+        "--trainer.accelerator=cpu",
+        "--trainer.devices=2",
+        "--trainer.max_epochs=1",
+        "--trainer.limit_train_batches=20",
+        "--trainer.enable_progress_bar=false",
         "--test_after_fit=false",
-    ]  # fmt: skip
+    ]
     out = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     ckpts = list(tmp_path.glob("lightning_logs/adult/version_0/checkpoints/*.ckpt"))
@@ -35,21 +44,36 @@ def test_cli_ddp_fit_writes_a_checkpoint(tmp_path):
 
 
 def _model(dm: GermanDataModule) -> FairRepresentationModel:
-    encoder = HybridBinaryEncoder(dm.num_features, 12, straight_through="sigmoid", inference="threshold")
+    encoder = HybridBinaryEncoder(
+        dm.num_features, 12, straight_through="sigmoid", inference="threshold"
+    )
     return FairRepresentationModel(encoder, regularizer=MutualInformationRegularizer, gamma=0.5)
 
 
 def test_ddp_spawn_test_metrics_equal_single_process(tmp_path):
     # 300 test rows split into unequal shards (2 processes, eval batch 64): nothing is padded.
     dm = GermanDataModule(batch_size=32, eval_batch_size=64, test_fraction=0.3)
-    common = {"logger": False, "enable_progress_bar": False, "enable_model_summary": False, "accelerator": "cpu"}
+    common = {
+        "logger": False,
+        "enable_progress_bar": False,
+        "enable_model_summary": False,
+        "accelerator": "cpu",
+    }
     trainer = pl.Trainer(max_epochs=2, default_root_dir=tmp_path, **common)
     trainer.fit(_model(dm), datamodule=dm)
     ckpt = trainer.checkpoint_callback.best_model_path
-    single = pl.Trainer(devices=1, **common).test(_model(dm), datamodule=dm, ckpt_path=ckpt, verbose=False)[0]
+    single = pl.Trainer(devices=1, **common).test(
+        _model(dm), datamodule=dm, ckpt_path=ckpt, verbose=False
+    )[0]
     spawn = pl.Trainer(devices=2, strategy="ddp_spawn", **common)
     multi = spawn.test(_model(dm), datamodule=dm, ckpt_path=ckpt, verbose=False)[0]
-    keys = ["test/accuracy", "test/auc", "test/dp_difference", "test/eo_difference", "test/mi_bits",
-            "test/mi_factorized_bits"]  # fmt: skip
+    keys = [
+        "test/accuracy",
+        "test/auc",
+        "test/dp_difference",
+        "test/eo_difference",
+        "test/mi_bits",
+        "test/mi_factorized_bits",
+    ]
     for key in keys:
         assert multi[key] == pytest.approx(single[key], abs=1e-6), key

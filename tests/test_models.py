@@ -35,9 +35,13 @@ def test_loss_is_the_gamma_weighted_sum():
     # The penalty is the factorized MI of this batch's firing probabilities.
     from fairlit.information import factorized_mutual_information
 
-    assert torch.allclose(terms["penalty"], factorized_mutual_information(terms["output"].probs, _batch()["s"], 2))
+    assert torch.allclose(
+        terms["penalty"], factorized_mutual_information(terms["output"].probs, _batch()["s"], 2)
+    )
     # The task loss is the binary cross-entropy of the head's logits.
-    bce = torch.nn.functional.binary_cross_entropy_with_logits(terms["logits"], _batch()["y"].float())
+    bce = torch.nn.functional.binary_cross_entropy_with_logits(
+        terms["logits"], _batch()["y"].float()
+    )
     assert torch.allclose(terms["task_loss"], bce)
 
 
@@ -59,14 +63,23 @@ def test_head_factory_receives_code_width_and_classes():
         seen.update(width=width, classes=classes)
         return TaskHead(width, classes)
 
-    FairRepresentationModel(FullPrecisionEncoder(in_features=4, out_features=7), head=head, num_classes=3)
+    FairRepresentationModel(
+        FullPrecisionEncoder(in_features=4, out_features=7), head=head, num_classes=3
+    )
     assert seen == {"width": 7, "classes": 3}
 
 
 def _fit_one_step(model, batch):
-    trainer = pl.Trainer(max_steps=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                         enable_model_summary=False)  # fmt: skip
-    trainer.fit(model, train_dataloaders=BatchLoader(TabularDataset(batch["x"], batch["y"], batch["s"]), 8))
+    trainer = pl.Trainer(
+        max_steps=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+    trainer.fit(
+        model, train_dataloaders=BatchLoader(TabularDataset(batch["x"], batch["y"], batch["s"]), 8)
+    )
 
 
 class _InfiniteHead(torch.nn.Module):
@@ -79,8 +92,12 @@ class _InfiniteHead(torch.nn.Module):
 
 
 def test_non_finite_loss_stops_training_with_the_step_and_term():
-    model = FairRepresentationModel(HybridBinaryEncoder(in_features=5, out_features=6), head=_InfiniteHead)
-    with pytest.raises(NonFiniteLossError, match=r"global step 0 .*non-finite term\(s\): \['task_loss'\]"):
+    model = FairRepresentationModel(
+        HybridBinaryEncoder(in_features=5, out_features=6), head=_InfiniteHead
+    )
+    with pytest.raises(
+        NonFiniteLossError, match=r"global step 0 .*non-finite term\(s\): \['task_loss'\]"
+    ):
         _fit_one_step(model, _batch())
 
 
@@ -108,12 +125,27 @@ def test_validation_logs_the_documented_keys(tmp_path):
         HybridBinaryEncoder(in_features=dm.num_features, out_features=8),
         regularizer=lambda w, g: MutualInformationRegularizer(w, g),
     )
-    trainer = pl.Trainer(max_epochs=1, default_root_dir=tmp_path, enable_progress_bar=False, logger=False,
-                         enable_checkpointing=False, enable_model_summary=False)  # fmt: skip
+    trainer = pl.Trainer(
+        max_epochs=1,
+        default_root_dir=tmp_path,
+        enable_progress_bar=False,
+        logger=False,
+        enable_checkpointing=False,
+        enable_model_summary=False,
+    )
     trainer.fit(model, datamodule=dm)
     keys = set(trainer.callback_metrics)
-    for key in ("loss", "task_loss", "penalty", "accuracy", "auc", "dp_difference", "eo_difference",
-                "mi_bits", "mi_factorized_bits"):  # fmt: skip
+    for key in (
+        "loss",
+        "task_loss",
+        "penalty",
+        "accuracy",
+        "auc",
+        "dp_difference",
+        "eo_difference",
+        "mi_bits",
+        "mi_factorized_bits",
+    ):
         assert f"val/{key}" in keys
     assert all(torch.isfinite(v) for v in trainer.callback_metrics.values())
     results = trainer.test(model, datamodule=dm, verbose=False)[0]
@@ -124,7 +156,13 @@ def test_validation_logs_the_documented_keys(tmp_path):
 def test_full_precision_model_logs_no_mi(tmp_path):
     dm = GermanDataModule(batch_size=256)
     model = FairRepresentationModel(FullPrecisionEncoder(in_features=dm.num_features), gamma=0.0)
-    trainer = pl.Trainer(max_epochs=1, default_root_dir=tmp_path, enable_progress_bar=False, logger=False,
-                         enable_checkpointing=False, enable_model_summary=False)  # fmt: skip
+    trainer = pl.Trainer(
+        max_epochs=1,
+        default_root_dir=tmp_path,
+        enable_progress_bar=False,
+        logger=False,
+        enable_checkpointing=False,
+        enable_model_summary=False,
+    )
     results = trainer.test(model, datamodule=dm, verbose=False)[0]
     assert "test/accuracy" in results and "test/mi_bits" not in results

@@ -91,10 +91,14 @@ def test_matches_sklearn_metrics_on_an_independent_fit() -> None:
     s = (x[:, 1] + rng.normal(size=600) > 0.5).astype(int)
     tr_x, te_x, tr_y, te_y, tr_s, te_s = split(x, y, s, at=400)
     out = probe_representation(
-        torch.from_numpy(tr_x), torch.from_numpy(tr_y), torch.from_numpy(tr_s),
-        torch.from_numpy(te_x), torch.from_numpy(te_y), torch.from_numpy(te_s),
+        torch.from_numpy(tr_x),
+        torch.from_numpy(tr_y),
+        torch.from_numpy(tr_s),
+        torch.from_numpy(te_x),
+        torch.from_numpy(te_y),
+        torch.from_numpy(te_s),
         classifiers={"lr": LogisticRegression()},
-    )  # fmt: skip
+    )
     for target, train, test in (("y", tr_y, te_y), ("s", tr_s, te_s)):
         reference = LogisticRegression().fit(tr_x, train)
         assert out[f"probe/lr/{target}_auc"] == pytest.approx(

@@ -19,8 +19,11 @@ from fairlit.nn import HybridBinaryEncoder
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 GERMAN = str(CONFIGS / "german.yaml")
-QUIET = ["--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false",
-         "--trainer.check_val_every_n_epoch=1"]
+QUIET = [
+    "--trainer.enable_progress_bar=false",
+    "--trainer.enable_model_summary=false",
+    "--trainer.check_val_every_n_epoch=1",
+]
 
 
 def _fit(root: Path, *extra: str) -> Path:
@@ -52,7 +55,9 @@ def test_same_seed_same_weights_and_metrics(tmp_path):
     ma = pd.read_csv(a / "version_0" / "metrics.csv")
     mb = pd.read_csv(b / "version_0" / "metrics.csv")
     pd.testing.assert_frame_equal(ma, mb)
-    c = _fit(tmp_path / "c", "--trainer.max_epochs=2", "--seed_everything=1", "--data.init_args.seed=1")
+    c = _fit(
+        tmp_path / "c", "--trainer.max_epochs=2", "--seed_everything=1", "--data.init_args.seed=1"
+    )
     sc = _state(_only_ckpt(c / "version_0"))
     assert not all(torch.equal(sa[k], sc[k]) for k in sa)
 
@@ -64,7 +69,9 @@ def test_resume_continues_exactly(tmp_path):
     resumed = _fit(tmp_path / "resumed", "--trainer.max_epochs=4", f"--ckpt_path={ckpt}")
     s1 = _state(_only_ckpt(straight / "version_0"))
     s2 = _state(_only_ckpt(resumed / "version_1"))
-    assert all(torch.equal(s1[k], s2[k]) for k in s1), "resumed weights differ from an uninterrupted run"
+    assert all(torch.equal(s1[k], s2[k]) for k in s1), (
+        "resumed weights differ from an uninterrupted run"
+    )
     m1 = pd.read_csv(straight / "version_0" / "metrics.csv")
     m2 = pd.read_csv(resumed / "version_1" / "metrics.csv")
     last = lambda m: m.dropna(subset=["val/accuracy"]).iloc[-1]  # noqa: E731
@@ -78,19 +85,41 @@ def test_checkpoint_from_another_architecture_is_refused_clearly(tmp_path):
     dm = GermanDataModule()
     model = FairRepresentationModel(HybridBinaryEncoder(dm.num_features, out_features=10))
     trainer = pl.Trainer(logger=False, enable_progress_bar=False)
-    with pytest.raises(ValueError, match=r"different architecture .*encoder\.binary\.linear\.weight: checkpoint \(20, 64\) vs\. model \(10, 64\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"different architecture .*encoder\.binary\.linear\.weight: checkpoint \(20, 64\) vs\. model \(10, 64\)",
+    ):
         trainer.test(model, datamodule=dm, ckpt_path=ckpt)
     # Through the CLI, LightningCLI rebuilds the model from the checkpoint's own
     # hyper-parameters, so a conflicting command-line architecture cannot load wrong weights.
-    main(["test", "--config", GERMAN, "--model.init_args.encoder.init_args.out_features=10",
-          f"--ckpt_path={ckpt}", *QUIET])  # fmt: skip
+    main(
+        [
+            "test",
+            "--config",
+            GERMAN,
+            "--model.init_args.encoder.init_args.out_features=10",
+            f"--ckpt_path={ckpt}",
+            *QUIET,
+        ]
+    )
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_interrupted_run_keeps_checkpoint_and_logs(tmp_path, sig):
-    cmd = [sys.executable, "-m", "fairlit", "fit", "--config", GERMAN, "--trainer.max_epochs=1000",
-           "--trainer.log_every_n_steps=1", *QUIET]  # fmt: skip
-    proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    cmd = [
+        sys.executable,
+        "-m",
+        "fairlit",
+        "fit",
+        "--config",
+        GERMAN,
+        "--trainer.max_epochs=1000",
+        "--trainer.log_every_n_steps=1",
+        *QUIET,
+    ]
+    proc = subprocess.Popen(
+        cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     ckpt_dir = tmp_path / "lightning_logs" / "german" / "version_0" / "checkpoints"
     deadline = time.time() + 120
     while time.time() < deadline and not list(ckpt_dir.glob("epoch=1*.ckpt")):

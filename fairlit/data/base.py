@@ -114,7 +114,9 @@ class TabularDataModule(pl.LightningDataModule):
     ) -> None:
         super().__init__()
         for name, value in (("batch_size", batch_size), ("eval_batch_size", eval_batch_size)):
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or value < 1
+            ):
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         for name, value in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
             if value is not None and not 0.0 <= value < 1.0:
@@ -177,13 +179,17 @@ class TabularDataModule(pl.LightningDataModule):
         strata = table.y * max(self.num_groups, 1) + table.s
         if table.test_mask is not None:
             pool = np.flatnonzero(~table.test_mask)
-            train, val = (pool[i] for i in stratified_split(strata[pool], (self.val_fraction,), self.seed))
+            train, val = (
+                pool[i] for i in stratified_split(strata[pool], (self.val_fraction,), self.seed)
+            )
             test = np.flatnonzero(table.test_mask)
         else:
             test_fraction = (
                 self.default_test_fraction if self.test_fraction is None else self.test_fraction
             )
-            train, val, test = stratified_split(strata, (self.val_fraction, test_fraction), self.seed)
+            train, val, test = stratified_split(
+                strata, (self.val_fraction, test_fraction), self.seed
+            )
         schema = self.feature_schema
         train_numeric = table.features.iloc[train][list(schema.numeric)].to_numpy(np.float64)
         mean = train_numeric.mean(axis=0) if len(train) else np.zeros(len(schema.numeric))
@@ -194,7 +200,9 @@ class TabularDataModule(pl.LightningDataModule):
         def make(rows: np.ndarray) -> TabularDataset:
             x = encode_features(table.features.iloc[rows], schema, mean, std)
             return TabularDataset(
-                torch.from_numpy(x), torch.from_numpy(table.y[rows]), torch.from_numpy(table.s[rows])
+                torch.from_numpy(x),
+                torch.from_numpy(table.y[rows]),
+                torch.from_numpy(table.s[rows]),
             )
 
         self.train_dataset, self.val_dataset, self.test_dataset = make(train), make(val), make(test)
@@ -203,7 +211,9 @@ class TabularDataModule(pl.LightningDataModule):
         if dataset is None:
             raise RuntimeError(f"{type(self).__name__}.setup() must run before asking for a loader")
         trainer = self.trainer
-        replicas, rank = (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
+        replicas, rank = (
+            (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
+        )
         return BatchLoader(
             dataset,
             batch_size=self.batch_size if train else self.eval_batch_size,

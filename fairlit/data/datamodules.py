@@ -76,9 +76,13 @@ class AdultDataModule(TabularDataModule):
         include_sensitive_in_features: bool = False,
     ) -> None:
         super().__init__(
-            batch_size, eval_batch_size, seed, val_fraction, test_fraction,
+            batch_size,
+            eval_batch_size,
+            seed,
+            val_fraction,
+            test_fraction,
             include_sensitive_in_features,
-        )  # fmt: skip
+        )
         self.data_dir = data_dir
         self.sensitive = _choose("sensitive", sensitive, ("sex", "race", "race_white_black"))
         self.preset = _choose("preset", preset, ("default", "cerrato"))
@@ -156,17 +160,26 @@ class CompasDataModule(TabularDataModule):
         include_sensitive_in_features: bool = False,
     ) -> None:
         super().__init__(
-            batch_size, eval_batch_size, seed, val_fraction, test_fraction,
+            batch_size,
+            eval_batch_size,
+            seed,
+            val_fraction,
+            test_fraction,
             include_sensitive_in_features,
-        )  # fmt: skip
+        )
         self.data_dir = data_dir
         self.sensitive = _choose("sensitive", sensitive, ("race", "race_caucasian", "sex"))
         self.preset = _choose("preset", preset, ("default", "cerrato"))
         self.schema = COMPAS_SCHEMA
         if preset == "cerrato":
             if sensitive != "race":
-                raise ValueError("preset='cerrato' uses sensitive='race' (African-American vs. Caucasian)")
-            categorical = {c: COMPAS_SCHEMA.categorical[c] for c in ("sex", "age_cat", "c_charge_degree", "race")}
+                raise ValueError(
+                    "preset='cerrato' uses sensitive='race' (African-American vs. Caucasian)"
+                )
+            categorical = {
+                c: COMPAS_SCHEMA.categorical[c]
+                for c in ("sex", "age_cat", "c_charge_degree", "race")
+            }
             self.schema = TabularSchema(("priors_count",), categorical)
             self.default_test_fraction = 1 / 3
         self.sensitive_columns = ("sex",) if sensitive == "sex" else ("race",)
@@ -181,7 +194,9 @@ class CompasDataModule(TabularDataModule):
         """Parse the COMPAS file and derive ``y`` and ``s``."""
         table = load_compas(self.data_dir, propublica_filter=self.preset == "default")
         if self.sensitive == "race":
-            table = table[table["race"].isin(["African-American", "Caucasian"])].reset_index(drop=True)
+            table = table[table["race"].isin(["African-American", "Caucasian"])].reset_index(
+                drop=True
+            )
         s = (table["sex"] == "Male") if self.sensitive == "sex" else (table["race"] == "Caucasian")
         return TabularTable(table, table["two_year_recid"].to_numpy(np.int64), s.to_numpy(np.int64))
 
@@ -220,9 +235,13 @@ class GermanDataModule(TabularDataModule):
         include_sensitive_in_features: bool = False,
     ) -> None:
         super().__init__(
-            batch_size, eval_batch_size, seed, val_fraction, test_fraction,
+            batch_size,
+            eval_batch_size,
+            seed,
+            val_fraction,
+            test_fraction,
             include_sensitive_in_features,
-        )  # fmt: skip
+        )
         self.data_dir = data_dir
         self.sensitive = _choose("sensitive", sensitive, ("age", "sex"))
         self.schema = GERMAN_SCHEMA
@@ -279,9 +298,13 @@ class CSVDataModule(TabularDataModule):
         include_sensitive_in_features: bool = False,
     ) -> None:
         super().__init__(
-            batch_size, eval_batch_size, seed, val_fraction, test_fraction,
+            batch_size,
+            eval_batch_size,
+            seed,
+            val_fraction,
+            test_fraction,
             include_sensitive_in_features,
-        )  # fmt: skip
+        )
         self.path = Path(path)
         source = str(self.path)
         if not self.path.is_file():
@@ -294,7 +317,9 @@ class CSVDataModule(TabularDataModule):
             raise DataFileError(
                 f"{source}: column(s) {missing} not found; the file has columns {list(frame.columns)}"
             )
-        self.y = self._binary_target(frame[target], positive_label, f"{source}: target column {target!r}")
+        self.y = self._binary_target(
+            frame[target], positive_label, f"{source}: target column {target!r}"
+        )
         groups = frame[sensitive]
         if groups.isna().any():
             raise DataFileError(f"{source}: sensitive column {sensitive!r} has missing values")
@@ -331,16 +356,22 @@ class CSVDataModule(TabularDataModule):
         self.save_hyperparameters()
 
     @staticmethod
-    def _binary_target(column: pd.Series, positive_label: str | int | None, what: str) -> np.ndarray:
+    def _binary_target(
+        column: pd.Series, positive_label: str | int | None, what: str
+    ) -> np.ndarray:
         if column.isna().any():
             raise DataFileError(f"{what} has missing values")
         values = set(column.unique().tolist())
         if positive_label is not None:
             matches = {v for v in values if v == positive_label or str(v) == str(positive_label)}
             if not matches:
-                raise DataFileError(f"{what}: positive_label {positive_label!r} not among {sorted(map(str, values))}")
+                raise DataFileError(
+                    f"{what}: positive_label {positive_label!r} not among {sorted(map(str, values))}"
+                )
             if len(values) != 2:
-                raise DataFileError(f"{what} must be binary, found {len(values)} values {sorted(map(str, values))[:10]}")
+                raise DataFileError(
+                    f"{what} must be binary, found {len(values)} values {sorted(map(str, values))[:10]}"
+                )
             return column.isin(matches).to_numpy(np.int64)
         if not values <= {0, 1}:
             raise DataFileError(

@@ -193,7 +193,9 @@ def load_adult(data_dir: str | Path | None = None) -> pd.DataFrame:
         >>> len(table), int((table["split"] == "test").sum())
         (45222, 15060)
     """
-    return parse_adult(read_raw_bytes("adult.data", data_dir), read_raw_bytes("adult.test", data_dir))
+    return parse_adult(
+        read_raw_bytes("adult.data", data_dir), read_raw_bytes("adult.test", data_dir)
+    )
 
 
 def parse_adult(train: bytes, test: bytes) -> pd.DataFrame:
