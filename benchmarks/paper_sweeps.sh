@@ -11,10 +11,11 @@ SEEDS=${SEEDS:-0,1,2}
 for dataset in "${@:-adult compas german}"; do
   for d in $dataset; do
     out=results/$d
-    fairlit sweep --config configs/$d.yaml --name sqnn --seeds "$SEEDS" --out "$out" --peers
+    fairlit sweep --config configs/$d.yaml --name sqnn --seeds "$SEEDS" --out "$out" --peers --probe_rows 10000
     fairlit sweep --config configs/$d.yaml --config configs/model/adversarial.yaml --name adversarial \
+      --probe_rows 10000 \
       --seeds "$SEEDS" --out "$out"
     fairlit sweep --config configs/$d.yaml --config configs/model/full_precision.yaml --name full_precision \
-      --gammas 0 --seeds "$SEEDS" --out "$out"
+      --gammas 0 --seeds "$SEEDS" --out "$out" --probe_rows 10000
   done
 done

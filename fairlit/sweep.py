@@ -31,6 +31,7 @@ __all__ = ["area_under_front", "budget_table", "main", "pareto_front", "run_swee
 
 DEFAULT_GAMMAS = tuple(round(0.1 * i, 1) for i in range(11))
 BUDGETS = (0.02, 0.05, 0.10)
+PEER_NAMES = {"expgrad": "fairlearn_expgrad", "adversarial": "fairlearn_adversarial"}
 QUIET = [
     "--trainer.callbacks=null",  # per-epoch reports would drown the sweep's own output
     "--trainer.enable_progress_bar=false",
@@ -161,7 +162,12 @@ def _cli(args: list[str]) -> Any:
 
 
 def _train_point(
-    configs: Sequence[str], gamma: float, seed: int, overrides: Sequence[str], probe: bool
+    configs: Sequence[str],
+    gamma: float,
+    seed: int,
+    overrides: Sequence[str],
+    probe: bool,
+    probe_rows: int | None = None,
 ) -> dict[str, Any]:
     from fairlit.probes import encode_dataset, probe_representation
 
@@ -177,14 +183,18 @@ def _train_point(
     row = {k.removeprefix("test/"): float(v) for k, v in metrics.items()}
     if probe:
         dm = cli.datamodule
-        train = encode_dataset(cli.model, dm.train_dataset)
-        test = encode_dataset(cli.model, dm.test_dataset)
+        train = encode_dataset(cli.model, dm.train_dataset).numpy()
+        test = encode_dataset(cli.model, dm.test_dataset).numpy()
+        rows = np.arange(len(train))
+        if probe_rows is not None and probe_rows < len(rows):
+            rows = np.sort(np.random.default_rng(seed).choice(rows, probe_rows, replace=False))
+        y, s = dm.train_dataset.y.numpy()[rows], dm.train_dataset.s.numpy()[rows]
         row.update(
             probe_representation(
-                train.numpy(),
-                dm.train_dataset.y.numpy(),
-                dm.train_dataset.s.numpy(),
-                test.numpy(),
+                train[rows],
+                y,
+                s,
+                test,
                 dm.test_dataset.y.numpy(),
                 dm.test_dataset.s.numpy(),
                 seed=seed,
@@ -200,7 +210,9 @@ def _peer_points(
 
     args = [a for c in configs for a in ("--config", c)]
     cli = _cli([*args, f"--data.init_args.seed={seed}", *QUIET, *overrides])
-    return run_peers(cli.datamodule, epochs=epochs, seed=seed)
+    rows = run_peers(cli.datamodule, epochs=epochs, seed=seed)
+    # Say whose method each row is: fairlit has an adversarial regularizer of its own.
+    return [{**row, "method": PEER_NAMES.get(row["method"], row["method"])} for row in rows]
 
 
 def run_sweep(
@@ -213,6 +225,7 @@ def run_sweep(
     peers: bool = False,
     peer_epochs: int = 10,
     probe: bool = True,
+    probe_rows: int | None = None,
 ) -> pd.DataFrame:
     """Train ``configs`` at every ``gamma`` x ``seed`` (and the peers), resumably.
 
@@ -227,6 +240,8 @@ def run_sweep(
             AdversarialFairnessClassifier on the same splits.
         peer_epochs: Epochs of fairlearn's AdversarialFairnessClassifier.
         probe: Probe the learned code with external classifiers.
+        probe_rows: Fit the probes on a seeded subsample of this many training rows
+            (``None``: all of them); they are always scored on the whole test split.
 
     Returns:
         All rows of ``results.csv``.
@@ -250,7 +265,7 @@ def run_sweep(
                 row = {
                     **base,
                     "status": "ok",
-                    **_train_point(configs, gamma, seed, overrides, probe),
+                    **_train_point(configs, gamma, seed, overrides, probe, probe_rows),
                 }
             except Exception as err:  # keep going: one failed point must not lose the others
                 failures.append(f"{name} gamma={gamma} seed={seed}: {type(err).__name__}: {err}")
@@ -356,6 +371,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--peers", action="store_true", help="also run the fairlearn peers")
     parser.add_argument("--peer_epochs", type=int, default=10)
     parser.add_argument("--no_probe", action="store_true", help="skip the representation probes")
+    parser.add_argument(
+        "--probe_rows", type=int, default=None, help="fit the probes on this many training rows"
+    )
     args, overrides = parser.parse_known_args(argv)
     bad = [o for o in overrides if not o.startswith("--")]
     if bad:
@@ -370,4 +388,5 @@ def main(argv: Sequence[str] | None = None) -> None:
         args.peers,
         args.peer_epochs,
         not args.no_probe,
+        args.probe_rows,
     )
