@@ -158,7 +158,7 @@ def _cli(args: list[str]) -> Any:
 
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="LightningCLI's args parameter")
-        return build_cli(args)
+        return build_cli(args, save_config_callback=None)  # no config.yaml per point
 
 
 def _train_point(
