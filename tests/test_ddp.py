@@ -51,8 +51,10 @@ def _model(dm: GermanDataModule) -> FairRepresentationModel:
 
 
 def test_ddp_spawn_test_metrics_equal_single_process(tmp_path):
-    # 300 test rows split into unequal shards (2 processes, eval batch 64): nothing is padded.
-    dm = GermanDataModule(batch_size=32, eval_batch_size=64, test_fraction=0.3)
+    # 301 test rows over 2 processes: unequal shards (150 / 151 rows), nothing is padded.
+    dm = GermanDataModule(batch_size=32, eval_batch_size=64, test_fraction=0.301)
+    dm.setup("test")
+    assert len(dm.test_dataset) == 301
     common = {
         "logger": False,
         "enable_progress_bar": False,
