@@ -314,12 +314,14 @@ def write_reports(results: pd.DataFrame, out: Path) -> None:
         front = pareto_front(group)
         areas[method] = area_under_front(front)
         fronts.append(front.assign(method=method))
-        ax.scatter(group["dp_difference"], group["accuracy"], s=14, alpha=0.5)
-        ax.step(
+        (line,) = ax.step(
             front["dp_difference"],
             front["accuracy"],
             where="post",
             label=f"{method} (AUF {areas[method]:.3f})",
+        )
+        ax.scatter(
+            group["dp_difference"], group["accuracy"], s=14, alpha=0.5, color=line.get_color()
         )
     pd.concat(fronts).to_csv(out / "fronts.csv", index=False)
     ax.set_xlabel("demographic parity difference (test)")
@@ -332,17 +334,16 @@ def write_reports(results: pd.DataFrame, out: Path) -> None:
     plt.close(fig)
     table = budget_table(ok)
     table["area_under_front"] = table["method"].map(areas).round(3)
-    (out / "summary.md").write_text(
-        table.to_markdown(index=False) if _has_tabulate() else table.to_string(index=False)
-    )
+    table = table.astype(object).where(table.notna(), "—")  # nothing within that budget
+    (out / "summary.md").write_text(_markdown(table))
 
 
-def _has_tabulate() -> bool:
-    try:
-        import tabulate  # noqa: F401
-    except ImportError:
-        return False
-    return True
+def _markdown(table: pd.DataFrame) -> str:
+    """A GitHub-flavoured markdown table (without needing the ``tabulate`` package)."""
+    cells = [[str(c) for c in table.columns]] + [[str(v) for v in row] for row in table.to_numpy()]
+    lines = ["| " + " | ".join(row) + " |" for row in cells]
+    lines.insert(1, "|" + "|".join(" --- " for _ in table.columns) + "|")
+    return "\n".join(lines) + "\n"
 
 
 def _floats(text: str) -> list[float]:
