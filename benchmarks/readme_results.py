@@ -1,0 +1,61 @@
+"""Copy results/<dataset>/summary.md into the README between the results markers.
+
+Run after ``bash benchmarks/paper_sweeps.sh``: ``python benchmarks/readme_results.py``.
+No number in the README's results section is typed by hand.
+"""
+
+from pathlib import Path
+
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+START, END = "<!-- results:start -->", "<!-- results:end -->"
+TITLES = {
+    "adult": "Adult (sensitive: sex)",
+    "compas": "COMPAS (sensitive: race)",
+    "german": "German (sensitive: age)",
+}
+
+
+def _unregularized(path: Path) -> str:
+    """One sentence comparing the invariance of the gamma-0 representations."""
+    results = pd.read_csv(path)
+    ok = results[(results["status"] == "ok") & (results["param"].astype(str) == "0.0")]
+    mean = ok.groupby("method")[["accuracy", "probe/best_s_auc"]].mean()
+    said = [
+        f"{label} {mean.loc[m, 'probe/best_s_auc']:.3f} (test accuracy {mean.loc[m, 'accuracy']:.3f})"
+        for m, label in (
+            ("full_precision", "full-precision hidden layer"),
+            ("sqnn", "SQNN binary code"),
+        )
+        if m in mean.index
+    ]
+    return (
+        "Best-probe `s` AUC of the unregularized (`gamma = 0`) representations: "
+        + "; ".join(said)
+        + "."
+    )
+
+
+def main() -> None:
+    parts = [START]
+    for name, title in TITLES.items():
+        summary = ROOT / "results" / name / "summary.md"
+        if summary.exists():
+            parts += [
+                f"**{title}** ([plot](results/{name}/front.png))",
+                "",
+                summary.read_text().strip(),
+                "",
+            ]
+            parts += [_unregularized(ROOT / "results" / name / "results.csv"), ""]
+    parts.append(END)
+    readme = ROOT / "README.md"
+    text = readme.read_text()
+    head, _, rest = text.partition(START)
+    _, _, tail = rest.partition(END)
+    readme.write_text(head + "\n".join(parts) + tail)
+
+
+if __name__ == "__main__":
+    main()
