@@ -15,7 +15,6 @@ from fairlit.metrics.fairness import (
     EqualizedOddsDifference,
     GroupAUROC,
 )
-from fairlit.metrics.multiclass import MulticlassDemographicParityDifference
 from fairlit.metrics.mutual_information import MutualInformation
 
 __all__ = [
@@ -24,7 +23,6 @@ __all__ = [
     "DemographicParityRatio",
     "EqualizedOddsDifference",
     "GroupAUROC",
-    "MulticlassDemographicParityDifference",
     "MutualInformation",
     "functional",
 ]

@@ -10,7 +10,6 @@ Example:
     torch.Size([4])
 """
 
-from fairlit.nn.conv import ConvBinaryEncoder, ConvFullPrecisionEncoder
 from fairlit.nn.encoders import (
     FullPrecisionEncoder,
     HybridBinaryEncoder,
@@ -29,8 +28,6 @@ from fairlit.nn.layers import (
 )
 
 __all__ = [
-    "ConvBinaryEncoder",
-    "ConvFullPrecisionEncoder",
     "EncoderOutput",
     "FullPrecisionEncoder",
     "HybridBinaryEncoder",
