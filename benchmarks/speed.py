@@ -42,7 +42,8 @@ CONFIG = Path(__file__).resolve().parents[1] / "configs" / "adult.yaml"
 
 def time_fairlit(epochs: int, batch_size: int) -> float:
     """Build model, data and Trainer from configs/adult.yaml through the CLI, as a user would."""
-    with tempfile.TemporaryDirectory() as root:
+    with tempfile.TemporaryDirectory() as root, warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="LightningCLI's args parameter")
         cli = build_cli(
             [
                 "--config",
