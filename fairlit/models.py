@@ -27,7 +27,12 @@ from torchmetrics.classification import (
     MulticlassAUROC,
 )
 
-from fairlit.metrics import DemographicParityDifference, EqualizedOddsDifference, MutualInformation
+from fairlit.metrics import (
+    DemographicParityDifference,
+    EqualizedOddsDifference,
+    MulticlassDemographicParityDifference,
+    MutualInformation,
+)
 from fairlit.nn import EncoderOutput, TaskHead
 from fairlit.regularizers import NoRegularizer
 
@@ -174,7 +179,11 @@ class FairRepresentationModel(pl.LightningModule):
                 "accuracy": MulticlassAccuracy(self.num_classes, average="micro"),
                 "auc": MulticlassAUROC(self.num_classes),
             }
-            fairness = {}
+            fairness = {
+                "dp_difference": MulticlassDemographicParityDifference(
+                    self.num_classes, self.num_groups
+                )
+            }
         return MetricCollection({**task, **fairness}, prefix=f"{stage}/")
 
     def _mi_metrics(self) -> nn.ModuleDict:
@@ -330,10 +339,7 @@ class FairRepresentationModel(pl.LightningModule):
         output, y, s = terms["output"], batch["y"], batch["s"]
         y_prob = self.predict_proba(terms["logits"]).detach()
         metrics = self.val_metrics if stage == "val" else self.test_metrics
-        if self.num_classes == 2:
-            metrics.update(y_prob, y, groups=s)
-        else:
-            metrics.update(y_prob, y)
+        metrics.update(y_prob, y, groups=s)  # metrics that take no `groups` ignore it
         size = len(y)
         for key in ("loss", "task_loss", "penalty"):
             self.log(

@@ -12,6 +12,13 @@ from fairlit.models import FairRepresentationModel
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 DATASETS = sorted(str(p) for p in CONFIGS.glob("*.yaml"))
 VARIANTS = sorted(str(p) for p in (CONFIGS / "model").glob("*.yaml"))
+EXTRA_ARGS = {
+    "biased_mnist": [
+        f"--data.init_args.root={Path(__file__).parent / 'fake_mnist'}",
+        "--data.init_args.val_fraction=0.25",
+    ]
+}
+VARIANT_BASE = {"conv_full_precision": "biased_digits.yaml"}
 QUIET = [
     "--trainer.enable_progress_bar=false",
     "--trainer.enable_model_summary=false",
@@ -20,9 +27,16 @@ QUIET = [
 
 
 def test_every_config_is_tested():
-    assert {Path(p).stem for p in DATASETS} == {"adult", "compas", "german"}
+    assert {Path(p).stem for p in DATASETS} == {
+        "adult",
+        "biased_digits",
+        "biased_mnist",
+        "compas",
+        "german",
+    }
     assert {Path(p).stem for p in VARIANTS} == {
         "adversarial",
+        "conv_full_precision",
         "full_precision",
         "joint",
         "quantized",
@@ -32,14 +46,15 @@ def test_every_config_is_tested():
 @pytest.mark.parametrize("config", DATASETS, ids=lambda p: Path(p).stem)
 def test_dataset_config_fast_dev_run(config, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    main(["fit", "--config", config, "--trainer.fast_dev_run=true", *QUIET])
+    extra = EXTRA_ARGS.get(Path(config).stem, [])
+    main(["fit", "--config", config, *extra, "--trainer.fast_dev_run=true", *QUIET])
 
 
 @pytest.mark.parametrize("variant", VARIANTS, ids=lambda p: Path(p).stem)
 def test_model_variant_composes_and_runs(variant, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    german = str(CONFIGS / "german.yaml")
-    main(["fit", "--config", german, "--config", variant, "--trainer.fast_dev_run=true", *QUIET])
+    base = str(CONFIGS / VARIANT_BASE.get(Path(variant).stem, "german.yaml"))
+    main(["fit", "--config", base, "--config", variant, "--trainer.fast_dev_run=true", *QUIET])
 
 
 def test_ddp_trainer_config_parses():

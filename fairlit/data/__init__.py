@@ -16,6 +16,11 @@ from fairlit.data.datamodules import (
     CSVDataModule,
     GermanDataModule,
 )
+from fairlit.data.images import (
+    BiasedDigitsDataModule,
+    BiasedImageDataModule,
+    BiasedMNISTDataModule,
+)
 from fairlit.data.loading import BatchLoader, TabularDataset, stratified_split
 from fairlit.data.parsers import TabularSchema, load_adult, load_compas, load_german
 from fairlit.data.resources import DataFileError, read_raw_bytes
@@ -23,6 +28,9 @@ from fairlit.data.resources import DataFileError, read_raw_bytes
 __all__ = [
     "AdultDataModule",
     "BatchLoader",
+    "BiasedDigitsDataModule",
+    "BiasedImageDataModule",
+    "BiasedMNISTDataModule",
     "CSVDataModule",
     "CompasDataModule",
     "DataFileError",

@@ -15,6 +15,7 @@ from fairlit.metrics.fairness import (
     EqualizedOddsDifference,
     GroupAUROC,
 )
+from fairlit.metrics.multiclass import MulticlassDemographicParityDifference
 from fairlit.metrics.mutual_information import MutualInformation
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "DemographicParityRatio",
     "EqualizedOddsDifference",
     "GroupAUROC",
+    "MulticlassDemographicParityDifference",
     "MutualInformation",
     "functional",
 ]

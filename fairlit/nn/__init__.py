@@ -10,6 +10,7 @@ Example:
     torch.Size([4])
 """
 
+from fairlit.nn.conv import ConvBinaryEncoder, ConvFullPrecisionEncoder
 from fairlit.nn.encoders import (
     FullPrecisionEncoder,
     HybridBinaryEncoder,
@@ -28,6 +29,8 @@ from fairlit.nn.layers import (
 )
 
 __all__ = [
+    "ConvBinaryEncoder",
+    "ConvFullPrecisionEncoder",
     "EncoderOutput",
     "FullPrecisionEncoder",
     "HybridBinaryEncoder",
