@@ -115,17 +115,21 @@ class FairnessReport(Callback):
         if not trainer.is_global_zero:
             return
         values = self._read(trainer.callback_metrics, stage)
+        lines = []
         if stage not in self._stage_columns:
             found = [key for key in self.columns if key in values]
             if not found:
                 return
             self._stage_columns[stage] = found
-            self._print(self._header(stage))
+            lines.append(self._header(stage))
         row: dict[str, Any] = {"stage": stage, "epoch": trainer.current_epoch}
         row["step"] = trainer.global_step
         row.update(values)
         self.rows.append(row)
-        self._print(self._format_row(stage, row))
+        lines.append(self._format_row(stage, row))
+        # A progress bar leaves its cursor at the end of its line: start the table on a new one.
+        lead = "\n" if trainer.progress_bar_callback is not None else ""
+        self._print(lead + "\n".join(lines))
         if log_dir is not None and self.filename is not None:
             self._append_csv(os.path.join(log_dir, self.filename), row)
 

@@ -71,6 +71,11 @@ class FairlitCLI(LightningCLI):
             )
         _print("\n".join(lines))
 
+    def after_test(self) -> None:
+        """Say where the test's logs went (a new version folder of the logger)."""
+        if self.trainer.log_dir:
+            _print(f"fairlit: logs:       {self.trainer.log_dir}")
+
 
 @rank_zero_only
 def _print(text: str) -> None:

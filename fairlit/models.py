@@ -17,6 +17,7 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
+from jsonargparse.typing import ClosedUnitInterval
 from pytorch_lightning.cli import LRSchedulerCallable, OptimizerCallable
 from torch import Tensor, nn
 from torchmetrics import MetricCollection
@@ -113,7 +114,7 @@ class FairRepresentationModel(pl.LightningModule):
         encoder: nn.Module,
         head: HeadFactory | None = None,
         regularizer: RegularizerFactory | None = None,
-        gamma: float = 0.5,
+        gamma: ClosedUnitInterval = 0.5,
         num_groups: int = 2,
         num_classes: int = 2,
         optimizer: OptimizerCallable = _adam,

@@ -358,6 +358,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Command line of ``fairlit sweep``; unknown ``--key=value`` arguments go to every point."""
     parser = argparse.ArgumentParser(
         prog="fairlit sweep",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
         description="Run a fairlit config over a grid of gamma values and seeds, resumably, "
         "with optional fairlearn peers on the same splits; write results.csv, fronts.csv, "
         "summary.md and front.png. Other --key=value arguments are passed to every run.",

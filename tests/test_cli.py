@@ -122,3 +122,10 @@ def test_fit_then_load_from_checkpoint_predicts_identically(tmp_path, monkeypatc
         (_, a), (_, b) = cli.model(x), loaded(x)
     assert torch.equal(a, b)
     assert type(loaded.regularizer).__name__ == "MutualInformationRegularizer"
+
+
+def test_gamma_out_of_range_is_a_parse_error(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["fit", "--config", str(CONFIGS / "german.yaml"), "--model.init_args.gamma=1.5"])
+    assert exit_info.value.code == 2
+    assert "1.5 does not conform to restriction v>=0 and v<=1" in capsys.readouterr().err
