@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The README's results table: for each dataset, SQNN and the adversarial
-# baseline over gamma in {0, 0.1, ..., 1}, the full-precision network at
+# The README's results table: for each dataset, SQNN (factorized MI, and the
+# exact joint MI with 12 neurons) and the adversarial baseline over gamma in
+# {0, 0.1, ..., 1}, the full-precision network at
 # gamma 0, and fairlearn's peers, all on the same splits, 3 seeds.
 # Resumable: rerunning skips finished points. Writes results/<dataset>/.
 #   bash benchmarks/paper_sweeps.sh [adult compas german]
@@ -15,6 +16,8 @@ for dataset in "${@:-adult compas german}"; do
     fairlit sweep --config configs/$d.yaml --config configs/model/adversarial.yaml --name adversarial \
       --probe_rows 10000 \
       --seeds "$SEEDS" --out "$out"
+    fairlit sweep --config configs/$d.yaml --config configs/model/joint.yaml --name sqnn_joint \
+      --seeds "$SEEDS" --out "$out" --probe_rows 10000
     fairlit sweep --config configs/$d.yaml --config configs/model/full_precision.yaml --name full_precision \
       --gammas 0 --seeds "$SEEDS" --out "$out" --probe_rows 10000
   done
