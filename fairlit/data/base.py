@@ -167,7 +167,9 @@ class TabularDataModule(pl.LightningDataModule):
 
     def load_table(self) -> TabularTable:
         """Read and clean the data (dataset specific)."""
-        raise NotImplementedError  # pragma: no cover - abstract
+        raise NotImplementedError(
+            f"{type(self).__name__} must implement load_table() (abstract method)"
+        )
 
     # -- Lightning hooks -------------------------------------------------------------------
 

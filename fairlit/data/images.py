@@ -410,7 +410,7 @@ class BiasedImageDataModule(pl.LightningDataModule):
         Returns:
             ``{"train": (intensity, labels), "val": ..., "test": ...}``.
         """
-        raise NotImplementedError  # pragma: no cover - abstract
+        raise NotImplementedError(f"{type(self).__name__} must implement this abstract method")
 
     # -- Lightning hooks -------------------------------------------------------------------
 
