@@ -99,6 +99,16 @@ class FairRepresentationModel(pl.LightningModule):
             epoch from ``(sampling_seed, rank)``: a resumed run samples exactly
             like an uninterrupted one, and evaluating the same weights twice
             gives the same numbers. ``None`` leaves the generators alone.
+        prediction_samples: Number of code samples whose head probabilities are
+            averaged for the evaluation and predict predictions (validation, test,
+            ``predict_step``). ``1`` is the paper's rule: the head sees one sampled
+            code. ``K > 1`` estimates the stochastic network's predictive distribution
+            :math:`P(y \mid x) = E_{T \sim p(T \mid x)}[P(y \mid T)]` by Monte Carlo,
+            which removes the sampling noise from each prediction (more accurate at the
+            same demographic parity). The representation metrics (``mi_bits``, the
+            returned ``code``) always use the first sample. Ignored (one pass) when the
+            encoder is deterministic: no stochastic layer, or an inference mode other
+            than ``"sample"``.
 
     Example:
         >>> from fairlit.nn import HybridBinaryEncoder
@@ -121,8 +131,17 @@ class FairRepresentationModel(pl.LightningModule):
         lr_scheduler: LRSchedulerCallable | None = None,
         check_finite: bool = True,
         sampling_seed: int | None = 0,
+        prediction_samples: int = 1,
     ) -> None:
         super().__init__()
+        if (
+            isinstance(prediction_samples, bool)
+            or not isinstance(prediction_samples, int)
+            or prediction_samples < 1
+        ):
+            raise ValueError(
+                f"prediction_samples must be a positive integer, got {prediction_samples!r}"
+            )
         if isinstance(gamma, bool) or not isinstance(gamma, int | float) or not 0.0 <= gamma <= 1.0:
             raise ValueError(f"gamma must be a number in [0, 1], got {gamma!r}")
         if num_groups < 1 or num_classes < 2:
@@ -161,6 +180,7 @@ class FairRepresentationModel(pl.LightningModule):
         self.lr_scheduler_factory = lr_scheduler
         self.check_finite = check_finite
         self.sampling_seed = sampling_seed
+        self.prediction_samples = prediction_samples
         self._train_sums: Tensor | None = None
         self._train_rows = 0
         self.val_metrics = self._metrics("val")
@@ -214,6 +234,31 @@ class FairRepresentationModel(pl.LightningModule):
     def predict_proba(self, logits: Tensor) -> Tensor:
         """P(y = 1) ``[B]`` for a binary task, class probabilities ``[B, C]`` otherwise."""
         return torch.sigmoid(logits) if self.num_classes == 2 else logits.softmax(-1)
+
+    def predictive_proba(
+        self, x: Tensor, first: tuple[EncoderOutput, Tensor] | None = None
+    ) -> Tensor:
+        """Predictive probabilities averaged over ``prediction_samples`` code samples.
+
+        Args:
+            x: Input features ``[B, F]``.
+            first: An already computed ``self(x)`` to use as the first sample.
+
+        Returns:
+            As :meth:`predict_proba`: ``[B]`` for a binary task, ``[B, C]`` otherwise.
+        """
+        output, logits = first if first is not None else self(x)
+        total = self.predict_proba(logits)
+        samples = self.prediction_samples
+        if (
+            samples == 1
+            or output.probs is None
+            or getattr(self.encoder, "inference", "sample") != "sample"
+        ):
+            return total
+        for _ in range(samples - 1):
+            total = total + self.predict_proba(self(x)[1])
+        return total / samples
 
     def loss_terms(self, batch: dict[str, Tensor]) -> dict[str, Any]:
         """Compute the representation, logits, task loss, penalty and total loss of a batch."""
@@ -338,7 +383,7 @@ class FairRepresentationModel(pl.LightningModule):
     def _evaluate(self, batch: dict[str, Tensor], stage: str) -> dict[str, Tensor]:
         terms = self.loss_terms(batch)
         output, y, s = terms["output"], batch["y"], batch["s"]
-        y_prob = self.predict_proba(terms["logits"]).detach()
+        y_prob = self.predictive_proba(batch["x"], (output, terms["logits"])).detach()
         metrics = self.val_metrics if stage == "val" else self.test_metrics
         metrics.update(y_prob, y, groups=s)  # metrics that take no `groups` ignore it
         size = len(y)
@@ -390,10 +435,10 @@ class FairRepresentationModel(pl.LightningModule):
         self._log_epoch("test")
 
     def predict_step(self, batch: dict[str, Tensor], batch_idx: int) -> dict[str, Tensor]:
-        """Return ``y_prob`` (P(y=1)), ``code`` (the representation), ``y`` and ``s``."""
+        """Return ``y_prob`` (P(y=1), see ``prediction_samples``), ``code``, ``y`` and ``s``."""
         output, logits = self(batch["x"])
         return {
-            "y_prob": self.predict_proba(logits),
+            "y_prob": self.predictive_proba(batch["x"], (output, logits)),
             "code": output.code,
             "y": batch["y"],
             "s": batch["s"],

@@ -166,3 +166,50 @@ def test_full_precision_model_logs_no_mi(tmp_path):
     )
     results = trainer.test(model, datamodule=dm, verbose=False)[0]
     assert "test/accuracy" in results and "test/mi_bits" not in results
+
+
+def test_prediction_samples_estimate_the_exact_predictive_distribution():
+    # P(y=1 | x) = sum over all 2^m codes t of p(t | x) P(y=1 | t), by enumeration; the head has
+    # a hidden layer, so this is not the head applied to the firing probabilities.
+    torch.manual_seed(0)
+    model = FairRepresentationModel(
+        HybridBinaryEncoder(in_features=5, out_features=3, hidden_features=(4,)),
+        head=lambda width, classes: TaskHead(width, classes, hidden_features=[8]),
+        prediction_samples=20000,
+    ).eval()
+    x = torch.randn(6, 5)
+    with torch.no_grad():
+        for param in model.head.parameters():
+            param.mul_(6.0)  # a strongly nonlinear head
+        probs = model.encoder(x).probs
+        codes = torch.tensor([[(c >> j) & 1 for j in range(3)] for c in range(8)]).float()
+        p_code = torch.where(codes[None] == 1, probs[:, None], 1 - probs[:, None]).prod(-1)
+        exact = (p_code * torch.sigmoid(model.head(codes))[None]).sum(-1)
+        estimate = model.predictive_proba(x)
+    assert torch.allclose(estimate, exact, atol=0.015)  # Monte Carlo std <= 0.0036
+    # The shortcut "head on the firing probabilities" is a different rule here.
+    assert (torch.sigmoid(model.head(probs).detach()) - exact).abs().max() > 0.05
+
+
+def test_one_prediction_sample_is_the_head_on_one_sampled_code():
+    model = _model(prediction_samples=1).eval()
+    x = _batch()["x"]
+    torch.manual_seed(3)
+    _, logits = model(x)
+    torch.manual_seed(3)
+    assert torch.equal(model.predictive_proba(x), torch.sigmoid(logits))
+
+
+def test_deterministic_encoders_skip_the_extra_samples():
+    model = _model(prediction_samples=7).eval()
+    model.encoder.inference = "threshold"
+    calls = []
+    model.encoder.register_forward_hook(lambda *args: calls.append(1))
+    model.predictive_proba(_batch()["x"])
+    assert len(calls) == 1
+
+
+@pytest.mark.parametrize("samples", [0, -2, 2.5, True])
+def test_prediction_samples_must_be_a_positive_integer(samples):
+    with pytest.raises(ValueError, match="prediction_samples must be a positive integer"):
+        _model(prediction_samples=samples)
