@@ -130,6 +130,9 @@ class TabularDataModule(pl.LightningDataModule):
         self.train_dataset: TabularDataset | None = None
         self.val_dataset: TabularDataset | None = None
         self.test_dataset: TabularDataset | None = None
+        # Called here, Lightning collects the arguments of every __init__ up the subclass chain
+        # (the subclass's own and the ones it forwards as **kwargs), defaults included.
+        self.save_hyperparameters()
 
     # -- description, known right after __init__ --------------------------------------------
 

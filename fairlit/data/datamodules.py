@@ -7,7 +7,7 @@ use; splitting, scaling and loading live in
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -68,25 +68,13 @@ class AdultDataModule(TabularDataModule):
         data_dir: str | Path | None = None,
         sensitive: Literal["sex", "race", "race_white_black"] = "sex",
         preset: Literal["default", "cerrato"] = "default",
-        batch_size: int = 200,
-        eval_batch_size: int | None = None,
-        seed: int = 0,
-        val_fraction: float = 0.1,
-        test_fraction: float | None = None,
-        include_sensitive_in_features: bool = False,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(
-            batch_size,
-            eval_batch_size,
-            seed,
-            val_fraction,
-            test_fraction,
-            include_sensitive_in_features,
-        )
+        super().__init__(**kwargs)
         self.data_dir = data_dir
         self.sensitive = _choose("sensitive", sensitive, ("sex", "race", "race_white_black"))
         self.preset = _choose("preset", preset, ("default", "cerrato"))
-        if preset == "default" and test_fraction is not None:
+        if preset == "default" and self.test_fraction is not None:
             raise ValueError(
                 "AdultDataModule keeps the official adult.test file as its test split, so "
                 "test_fraction must be None; use preset='cerrato' for a random test split"
@@ -99,7 +87,6 @@ class AdultDataModule(TabularDataModule):
             "race": ("non-White", "White"),
             "race_white_black": ("Black", "White"),
         }[sensitive]
-        self.save_hyperparameters()
 
     def load_table(self) -> TabularTable:
         """Parse both Adult files and derive ``y`` and ``s``."""
@@ -152,21 +139,9 @@ class CompasDataModule(TabularDataModule):
         data_dir: str | Path | None = None,
         sensitive: Literal["race", "race_caucasian", "sex"] = "race",
         preset: Literal["default", "cerrato"] = "default",
-        batch_size: int = 200,
-        eval_batch_size: int | None = None,
-        seed: int = 0,
-        val_fraction: float = 0.1,
-        test_fraction: float | None = None,
-        include_sensitive_in_features: bool = False,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(
-            batch_size,
-            eval_batch_size,
-            seed,
-            val_fraction,
-            test_fraction,
-            include_sensitive_in_features,
-        )
+        super().__init__(**kwargs)
         self.data_dir = data_dir
         self.sensitive = _choose("sensitive", sensitive, ("race", "race_caucasian", "sex"))
         self.preset = _choose("preset", preset, ("default", "cerrato"))
@@ -188,7 +163,6 @@ class CompasDataModule(TabularDataModule):
             "race_caucasian": ("non-Caucasian", "Caucasian"),
             "sex": ("Female", "Male"),
         }[sensitive]
-        self.save_hyperparameters()
 
     def load_table(self) -> TabularTable:
         """Parse the COMPAS file and derive ``y`` and ``s``."""
@@ -227,27 +201,14 @@ class GermanDataModule(TabularDataModule):
         self,
         data_dir: str | Path | None = None,
         sensitive: Literal["age", "sex"] = "age",
-        batch_size: int = 200,
-        eval_batch_size: int | None = None,
-        seed: int = 0,
-        val_fraction: float = 0.1,
-        test_fraction: float | None = None,
-        include_sensitive_in_features: bool = False,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(
-            batch_size,
-            eval_batch_size,
-            seed,
-            val_fraction,
-            test_fraction,
-            include_sensitive_in_features,
-        )
+        super().__init__(**kwargs)
         self.data_dir = data_dir
         self.sensitive = _choose("sensitive", sensitive, ("age", "sex"))
         self.schema = GERMAN_SCHEMA
         self.sensitive_columns = ("age",) if sensitive == "age" else ("personal_status_sex",)
         self.group_names = ("age<=25", "age>25") if sensitive == "age" else ("female", "male")
-        self.save_hyperparameters()
 
     def load_table(self) -> TabularTable:
         """Parse the German credit file and derive ``y`` and ``s``."""
@@ -290,21 +251,9 @@ class CSVDataModule(TabularDataModule):
         numeric: list[str] | None = None,
         drop: list[str] | None = None,
         positive_label: str | int | None = None,
-        batch_size: int = 200,
-        eval_batch_size: int | None = None,
-        seed: int = 0,
-        val_fraction: float = 0.1,
-        test_fraction: float | None = None,
-        include_sensitive_in_features: bool = False,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(
-            batch_size,
-            eval_batch_size,
-            seed,
-            val_fraction,
-            test_fraction,
-            include_sensitive_in_features,
-        )
+        super().__init__(**kwargs)
         self.path = Path(path)
         source = str(self.path)
         if not self.path.is_file():
@@ -345,7 +294,7 @@ class CSVDataModule(TabularDataModule):
                     "fill or drop it first"
                 )
         cats = {c: tuple(sorted(frame[c].astype(str).unique())) for c in categorical}
-        if include_sensitive_in_features and sensitive not in cats:
+        if self.include_sensitive_in_features and sensitive not in cats:
             cats[sensitive] = tuple(names)
         self.schema = TabularSchema(tuple(numeric), cats)
         self.schema.check(frame, source)
@@ -353,7 +302,6 @@ class CSVDataModule(TabularDataModule):
         self.group_names = tuple(names)
         self.target, self.sensitive = target, sensitive
         self._frame = frame
-        self.save_hyperparameters()
 
     @staticmethod
     def _binary_target(
