@@ -100,15 +100,16 @@ class FairRepresentationModel(pl.LightningModule):
             like an uninterrupted one, and evaluating the same weights twice
             gives the same numbers. ``None`` leaves the generators alone.
         prediction_samples: Number of code samples whose head probabilities are
-            averaged for the evaluation and predict predictions (validation, test,
-            ``predict_step``). ``1`` is the paper's rule: the head sees one sampled
-            code. ``K > 1`` estimates the stochastic network's predictive distribution
-            :math:`P(y \mid x) = E_{T \sim p(T \mid x)}[P(y \mid T)]` by Monte Carlo,
-            which removes the sampling noise from each prediction (more accurate at the
-            same demographic parity). The representation metrics (``mi_bits``, the
-            returned ``code``) always use the first sample. Ignored (one pass) when the
-            encoder is deterministic: no stochastic layer, or an inference mode other
-            than ``"sample"``.
+            averaged for the predictions of validation, test and ``predict_step``
+            (:meth:`predictive_proba`). ``1`` is the paper's rule: the head sees one
+            sampled code. ``K > 1`` estimates the stochastic network's predictive
+            distribution :math:`P(y \mid x) = E_{T \sim p(T \mid x)}[P(y \mid T)]` by
+            Monte Carlo, which shrinks the sampling noise of each prediction (error
+            about :math:`1/\sqrt{K}`) at the cost of ``K`` forward passes per
+            evaluation batch. The logged losses, ``mi_bits`` and the returned ``code``
+            use the first sample. Ignored (one pass) when the encoder is deterministic:
+            its output has ``probs=None`` (no stochastic layer), or its ``inference``
+            attribute is not ``"sample"``.
 
     Example:
         >>> from fairlit.nn import HybridBinaryEncoder
@@ -239,6 +240,9 @@ class FairRepresentationModel(pl.LightningModule):
         self, x: Tensor, first: tuple[EncoderOutput, Tensor] | None = None
     ) -> Tensor:
         """Predictive probabilities averaged over ``prediction_samples`` code samples.
+
+        Call it in eval mode under ``torch.no_grad()``; outside the Trainer the random
+        stream is the global generator as it stands (seed it for repeatable draws).
 
         Args:
             x: Input features ``[B, F]``.
