@@ -10,6 +10,11 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 START, END = "<!-- results:start -->", "<!-- results:end -->"
+MODULES = {
+    "adult": "AdultDataModule",
+    "compas": "CompasDataModule",
+    "german": "GermanDataModule",
+}
 TITLES = {
     "adult": "Adult (sensitive: sex)",
     "compas": "COMPAS (sensitive: race)",
@@ -37,6 +42,23 @@ def _unregularized(path: Path) -> str:
     )
 
 
+def _majority(name: str, path: Path) -> str:
+    """The accuracy of a constant prediction, which has ΔDP 0, on the sweep's test splits."""
+    import fairlit.data
+
+    seeds = sorted(pd.read_csv(path)["seed"].unique())
+    rates = []
+    for seed in seeds:
+        dm = getattr(fairlit.data, MODULES[name])(seed=int(seed))
+        dm.setup("test")
+        positive = float(dm.test_dataset.y.float().mean())
+        rates.append(max(positive, 1.0 - positive))
+    return (
+        f"Always predicting the majority class scores {sum(rates) / len(rates):.3f} on these "
+        "test splits with ΔDP 0: a point at about that accuracy has learned nothing."
+    )
+
+
 def main() -> None:
     parts = [START]
     for name, title in TITLES.items():
@@ -48,7 +70,8 @@ def main() -> None:
                 summary.read_text().strip(),
                 "",
             ]
-            parts += [_unregularized(ROOT / "results" / name / "results.csv"), ""]
+            results = ROOT / "results" / name / "results.csv"
+            parts += [_unregularized(results), "", _majority(name, results), ""]
     parts.append(END)
     readme = ROOT / "README.md"
     text = readme.read_text()
