@@ -56,6 +56,11 @@ class FairnessReport(Callback):
     (when there is one), with the columns ``stage, epoch, step`` and every key of ``columns``
     (empty when not logged), so that reports of several stages and runs share one file.
 
+    The ``epoch`` of a test row is the index of the tested weights: the last trained epoch
+    after ``fit`` in the same Trainer, else the epoch of the checkpoint the weights came from
+    when the module records it as ``checkpoint_epoch`` (as
+    :class:`~fairlit.models.FairRepresentationModel` does), else unknown (``-``).
+
     The report runs in ``on_validation_end`` / ``on_test_end``, which Lightning calls once per
     validation (test) epoch after the module's ``on_*_epoch_end`` and after epoch-level values
     have been reduced, so metrics logged in either place are included.
@@ -122,7 +127,7 @@ class FairnessReport(Callback):
                 return
             self._stage_columns[stage] = found
             lines.append(self._header(stage))
-        row: dict[str, Any] = {"stage": stage, "epoch": trainer.current_epoch}
+        row: dict[str, Any] = {"stage": stage, "epoch": self._epoch(trainer, stage)}
         row["step"] = trainer.global_step
         row.update(values)
         self.rows.append(row)
@@ -141,6 +146,20 @@ class FairnessReport(Callback):
                 values[key] = _as_float(metrics[name])
         return values
 
+    @staticmethod
+    def _epoch(trainer: pl.Trainer, stage: str) -> int | None:
+        """Epoch index of the evaluated weights, as the validation rows and checkpoint names count."""
+        if stage != "test":
+            return trainer.current_epoch
+        module = trainer.lightning_module
+        loaded = getattr(module, "checkpoint_epoch", None)
+        if trainer.ckpt_path is not None and loaded is not None:
+            return int(loaded)  # weights restored from a checkpoint for this test
+        completed = trainer.fit_loop.epoch_progress.current.completed
+        if completed > 0:
+            return completed - 1  # the last epoch trained by this Trainer
+        return None if loaded is None else int(loaded)  # e.g. after load_from_checkpoint
+
     def _widths(self, stage: str) -> list[int]:
         return [
             max(len(self.columns[key]), self.precision + 4) for key in self._stage_columns[stage]
@@ -153,7 +172,8 @@ class FairnessReport(Callback):
         return "  ".join(cells)
 
     def _format_row(self, stage: str, row: Mapping[str, Any]) -> str:
-        cells = [f"{stage:<5}", f"{row['epoch']:>5d}"]
+        epoch = "-" if row["epoch"] is None else str(row["epoch"])
+        cells = [f"{stage:<5}", f"{epoch:>5}"]
         for key, width in zip(self._stage_columns[stage], self._widths(stage), strict=True):
             value = row.get(key)
             text = "-" if value is None else f"{value:.{self.precision}f}"

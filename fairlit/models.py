@@ -182,6 +182,8 @@ class FairRepresentationModel(pl.LightningModule):
         self.check_finite = check_finite
         self.sampling_seed = sampling_seed
         self.prediction_samples = prediction_samples
+        # Epoch index of the weights loaded from a checkpoint (read by FairnessReport).
+        self.checkpoint_epoch: int | None = None
         self._train_sums: Tensor | None = None
         self._train_rows = 0
         self.val_metrics = self._metrics("val")
@@ -308,6 +310,7 @@ class FairRepresentationModel(pl.LightningModule):
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Refuse a checkpoint whose weights do not fit this architecture, saying why."""
+        self.checkpoint_epoch = checkpoint.get("epoch")
         own = self.state_dict()
         saved = checkpoint.get("state_dict", {})
         problems = [

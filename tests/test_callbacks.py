@@ -116,7 +116,7 @@ def test_report_prints_header_once_and_one_row_per_epoch(
 
     assert trainer.log_dir is not None
     rows = read_csv(Path(trainer.log_dir) / "fairness_report.csv")
-    assert [(r["stage"], r["epoch"]) for r in rows] == [("val", "0"), ("val", "1"), ("test", "2")]
+    assert [(r["stage"], r["epoch"]) for r in rows] == [("val", "0"), ("val", "1"), ("test", "1")]
     assert list(rows[0]) == ["stage", "epoch", "step", *DEFAULT_REPORT_COLUMNS]
     for row in rows[:2]:
         for key in BASE:
@@ -171,3 +171,35 @@ def test_report_rejects_bad_arguments() -> None:
         FairnessReport(columns={})
     with pytest.raises(ValueError, match="stages"):
         FairnessReport(stages=("train",))
+
+
+class CheckpointedToy(ToyModule):
+    """Records the loaded checkpoint's epoch like FairRepresentationModel does."""
+
+    checkpoint_epoch: int | None = None
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self.checkpoint_epoch = checkpoint.get("epoch")
+
+
+def test_test_row_names_the_epoch_of_the_tested_weights(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Three epochs, checkpoint after the second (index 1): rows count epochs like the val rows
+    # and the checkpoint file name do.
+    checkpoint = pl.callbacks.ModelCheckpoint(dirpath=tmp_path / "ckpt", save_top_k=-1)
+    trainer = make_trainer(tmp_path, FairnessReport(), max_epochs=3, enable_checkpointing=True)
+    trainer.callbacks.append(checkpoint)
+    model = CheckpointedToy()
+    trainer.fit(model, loader(), loader())
+    trainer.test(model, loader(), verbose=False)  # the weights in memory: last epoch, index 2
+    second = next((tmp_path / "ckpt").glob("epoch=1-*.ckpt"))
+    trainer.test(model, loader(), ckpt_path=str(second), verbose=False)
+    fresh = make_trainer(tmp_path / "fresh", FairnessReport())
+    fresh.test(CheckpointedToy(), loader(), ckpt_path=str(second), verbose=False)
+    fresh_unknown = make_trainer(tmp_path / "unknown", FairnessReport())
+    fresh_unknown.test(ToyModule(), loader(), verbose=False)  # never trained, nothing loaded
+    tests = [
+        line.split()[1] for line in table_lines(capsys.readouterr().out) if line.startswith("test ")
+    ]
+    assert tests == ["2", "1", "1", "-"]
