@@ -118,15 +118,28 @@ def test_interrupted_run_keeps_checkpoint_and_logs(tmp_path, sig):
         *QUIET,
     ]
     proc = subprocess.Popen(
-        cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        cmd,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        # A shell's background job inherits SIGINT ignored (and Python keeps it ignored), which
+        # would turn Ctrl-C into a no-op for the child: give it the default disposition, as in a
+        # terminal.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
-    ckpt_dir = tmp_path / "lightning_logs" / "german" / "version_0" / "checkpoints"
-    deadline = time.time() + 120
-    while time.time() < deadline and not list(ckpt_dir.glob("epoch=1*.ckpt")):
-        time.sleep(0.2)
-    assert list(ckpt_dir.glob("*.ckpt")), "no checkpoint appeared"
-    proc.send_signal(sig)
-    proc.communicate(timeout=60)
+    try:
+        ckpt_dir = tmp_path / "lightning_logs" / "german" / "version_0" / "checkpoints"
+        deadline = time.time() + 120
+        while time.time() < deadline and not list(ckpt_dir.glob("epoch=1*.ckpt")):
+            time.sleep(0.2)
+        assert list(ckpt_dir.glob("*.ckpt")), "no checkpoint appeared"
+        proc.send_signal(sig)
+        proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:  # never leave a training process behind
+            proc.kill()
+            proc.communicate()
     ckpts = list(ckpt_dir.glob("*.ckpt"))
     assert ckpts
     state = torch.load(ckpts[-1], weights_only=False)
