@@ -1,6 +1,6 @@
 """``python -m fairlit`` runs the fairlit command line."""
 
-from fairlit.cli import main
+from fairlit.entry import main
 
 if __name__ == "__main__":
     main()

@@ -106,8 +106,8 @@ def build_cli(args: list[str] | None = None, run: bool = False, **kwargs: Any) -
         "parser_kwargs": {
             "prog": "fairlit",
             "description": "fairlit: fair representations with stochastically quantized neural "
-            "networks. Subcommands: fit, validate, test, predict (LightningCLI) and sweep "
-            "(`fairlit sweep --help`: a gamma x seed grid with peers and Pareto fronts).",
+            "networks. Subcommands: fit, validate, test and predict (LightningCLI, here) and "
+            "sweep (`fairlit sweep --help`).",
         },
     }
     options.update(kwargs)
@@ -115,15 +115,9 @@ def build_cli(args: list[str] | None = None, run: bool = False, **kwargs: Any) -
 
 
 def main(args: list[str] | None = None) -> None:
-    """Entry point of the ``fairlit`` console script and ``python -m fairlit``.
+    """Run LightningCLI's subcommands (fit, validate, test, predict) with ``args``.
 
-    ``fairlit sweep ...`` runs :func:`fairlit.sweep.main`; every other
-    subcommand is LightningCLI's (fit, validate, test, predict).
+    The ``fairlit`` console script (:mod:`fairlit.entry`) calls this for every
+    subcommand but ``sweep``.
     """
-    argv = sys.argv[1:] if args is None else list(args)
-    if argv[:1] == ["sweep"]:
-        from fairlit.sweep import main as sweep_main
-
-        sweep_main(argv[1:])
-        return
-    build_cli(args, run=True)
+    build_cli(sys.argv[1:] if args is None else list(args), run=True)

@@ -9,11 +9,14 @@ The baselines of the paper's comparison that are not fairlit models:
 * ``"adversarial"``: fairlearn's :class:`~fairlearn.adversarial.AdversarialFairnessClassifier`
   (Zhang et al., 2018) with the torch backend.
 
-Each is fitted on the datamodule's ``train_dataset`` (the validation split is not used) and
-scored on its ``test_dataset`` with the same functions the LightningModule logs:
+Each is fitted on the datamodule's ``train_dataset`` and scored on its ``val_dataset`` (keys
+``val/...``, for choosing a setting) and its ``test_dataset`` (keys ``test/...``, for the report)
+with the same functions the LightningModule logs:
 :func:`fairlit.metrics.functional.demographic_parity_difference` and
 :func:`~fairlit.metrics.functional.equalized_odds_difference` on the hard predictions, so the
-numbers are directly comparable to ``test/dp_difference`` and ``test/eo_difference``.
+numbers are directly comparable to ``val/dp_difference`` and ``test/dp_difference``.
+None of them needs the sensitive attribute at prediction time
+(:data:`NEEDS_SENSITIVE_AT_PREDICTION`).
 
 Example:
     >>> from fairlit.data import GermanDataModule
@@ -37,15 +40,36 @@ from sklearn.metrics import roc_auc_score
 from fairlit.metrics.functional import demographic_parity_difference, equalized_odds_difference
 
 __all__ = [
+    "NEEDS_SENSITIVE_AT_PREDICTION",
+    "PEER_GRIDS",
     "PEER_METHODS",
     "run_adversarial_fairness",
     "run_exponentiated_gradient",
     "run_logistic_regression",
+    "run_peer",
     "run_peers",
 ]
 
 #: The method names accepted by :func:`run_peers`, in run order.
 PEER_METHODS: tuple[str, ...] = ("logreg", "expgrad", "adversarial")
+
+#: Default parameter grid of each peer: its parameter's name and values (``None``: no parameter).
+PEER_GRIDS: dict[str, tuple[str | None, tuple[float, ...]]] = {
+    "logreg": (None, ()),
+    "expgrad": (
+        "eps",
+        (0.001, 0.002, 0.005, 0.01, 0.015, 0.02, 0.03, 0.04, 0.05, 0.07, 0.1),
+    ),
+    "adversarial": ("alpha", (0.1, 0.3, 1.0, 3.0, 10.0)),
+}
+
+#: Whether a method needs the sensitive attribute ``s`` as an input when it predicts. fairlit's
+#: own models take only ``x``.
+NEEDS_SENSITIVE_AT_PREDICTION: dict[str, bool] = {
+    "logreg": False,
+    "expgrad": False,
+    "adversarial": False,
+}
 
 
 class _Split:
@@ -61,45 +85,65 @@ class _Split:
             raise ValueError(f"the datamodule's {name} split is empty.")
 
 
-def _splits(datamodule: Any) -> tuple[_Split, _Split, int]:
-    """Set up the datamodule; return its train and test arrays and the number of groups."""
-    datamodule.setup("fit")
-    datamodule.setup("test")
-    train = _Split(getattr(datamodule, "train_dataset", None), "train")
-    test = _Split(getattr(datamodule, "test_dataset", None), "test")
-    for split, name in ((train, "train"), (test, "test")):
-        if not np.isin(split.y, (0, 1)).all():
-            raise ValueError(f"the peers need a binary 0/1 target; the {name} split has others.")
-    observed = int(max(train.s.max(), test.s.max())) + 1
-    num_groups = max(int(getattr(datamodule, "num_groups", 0) or 0), observed)
-    return train, test, num_groups
+class _Splits:
+    """The train, validation and test arrays of a set-up datamodule, and the number of groups."""
+
+    def __init__(self, datamodule: Any) -> None:
+        datamodule.setup("fit")
+        datamodule.setup("test")
+        self.train = _Split(getattr(datamodule, "train_dataset", None), "train")
+        self.val = _Split(getattr(datamodule, "val_dataset", None), "val")
+        self.test = _Split(getattr(datamodule, "test_dataset", None), "test")
+        for split, name in ((self.train, "train"), (self.val, "val"), (self.test, "test")):
+            if not np.isin(split.y, (0, 1)).all():
+                raise ValueError(
+                    f"the peers need a binary 0/1 target; the {name} split has others."
+                )
+        observed = int(max(self.train.s.max(), self.val.s.max(), self.test.s.max())) + 1
+        self.num_groups = max(int(getattr(datamodule, "num_groups", 0) or 0), observed)
+
+
+def _split_metrics(
+    prefix: str,
+    split: _Split,
+    num_groups: int,
+    predicted: np.ndarray,
+    scores: np.ndarray | None,
+) -> dict[str, float]:
+    """Accuracy, ΔDP, ΔEO (hard predictions) and, if ``scores`` are given, AUC on one split."""
+    hard = torch.as_tensor(np.asarray(predicted).reshape(-1).astype(np.float32))
+    target = torch.as_tensor(split.y)
+    groups = torch.as_tensor(split.s)
+    result = {
+        f"{prefix}/accuracy": float((hard == target.to(hard.dtype)).double().mean()),
+        f"{prefix}/dp_difference": float(
+            demographic_parity_difference(hard, target, groups, num_groups)
+        ),
+        f"{prefix}/eo_difference": float(
+            equalized_odds_difference(hard, target, groups, num_groups)
+        ),
+    }
+    if scores is not None and 0 < split.y.sum() < len(split.y):
+        auc = float(roc_auc_score(split.y, np.asarray(scores, dtype=np.float64).reshape(-1)))
+        if math.isfinite(auc):
+            result[f"{prefix}/auc"] = auc
+    return result
 
 
 def _score(
     method: str,
     param: float | None,
     seed: int,
-    test: _Split,
-    num_groups: int,
-    predicted: np.ndarray,
-    scores: np.ndarray | None,
+    splits: _Splits,
+    predict: Any,
+    score: Any,
 ) -> dict[str, Any]:
-    """Accuracy, ΔDP, ΔEO (hard predictions) and, if ``scores`` are given, AUC on the test split."""
-    hard = torch.as_tensor(np.asarray(predicted).reshape(-1).astype(np.float32))
-    target = torch.as_tensor(test.y)
-    groups = torch.as_tensor(test.s)
-    result: dict[str, Any] = {
-        "method": method,
-        "param": param,
-        "seed": seed,
-        "accuracy": float((hard == target.to(hard.dtype)).double().mean()),
-        "dp_difference": float(demographic_parity_difference(hard, target, groups, num_groups)),
-        "eo_difference": float(equalized_odds_difference(hard, target, groups, num_groups)),
-    }
-    if scores is not None and 0 < test.y.sum() < len(test.y):
-        auc = float(roc_auc_score(test.y, np.asarray(scores, dtype=np.float64).reshape(-1)))
-        if math.isfinite(auc):
-            result["auc"] = auc
+    """The result dict: identity, then the validation and the test metrics."""
+    result: dict[str, Any] = {"method": method, "param": param, "seed": seed}
+    for prefix, split in (("val", splits.val), ("test", splits.test)):
+        result.update(
+            _split_metrics(prefix, split, splits.num_groups, predict(split.x), score(split.x))
+        )
     return result
 
 
@@ -121,26 +165,21 @@ def run_logistic_regression(datamodule: Any, seed: int = 0) -> dict[str, Any]:
         seed: Recorded, and passed as ``random_state`` (lbfgs itself is deterministic).
 
     Returns:
-        ``{"method": "logreg", "param": None, "seed", "accuracy", "dp_difference",
-        "eo_difference", "auc"}`` on the test split.
+        ``{"method": "logreg", "param": None, "seed"}`` and, for ``split`` in ``val`` and
+        ``test``, ``"<split>/accuracy"``, ``"<split>/dp_difference"``,
+        ``"<split>/eo_difference"``, ``"<split>/auc"``.
 
     Example:
         >>> from fairlit.data import GermanDataModule
         >>> result = run_logistic_regression(GermanDataModule())
-        >>> result["method"], sorted(result)
-        ('logreg', ['accuracy', 'auc', 'dp_difference', 'eo_difference', 'method', 'param', 'seed'])
+        >>> result["method"], sorted(k for k in result if k.startswith("test/"))
+        ('logreg', ['test/accuracy', 'test/auc', 'test/dp_difference', 'test/eo_difference'])
     """
     _check_seed(seed)
-    train, test, num_groups = _splits(datamodule)
-    model = LogisticRegression(max_iter=1000, random_state=seed).fit(train.x, train.y)
+    splits = _Splits(datamodule)
+    model = LogisticRegression(max_iter=1000, random_state=seed).fit(splits.train.x, splits.train.y)
     return _score(
-        "logreg",
-        None,
-        seed,
-        test,
-        num_groups,
-        model.predict(test.x),
-        model.predict_proba(test.x)[:, 1],
+        "logreg", None, seed, splits, model.predict, lambda x: model.predict_proba(x)[:, 1]
     )
 
 
@@ -160,8 +199,8 @@ def run_exponentiated_gradient(datamodule: Any, eps: float, seed: int = 0) -> di
         seed: ``random_state`` of ``predict``.
 
     Returns:
-        ``{"method": "expgrad", "param": eps, "seed", "accuracy", "dp_difference",
-        "eo_difference", "auc"}`` on the test split.
+        ``{"method": "expgrad", "param": eps, "seed"}`` and the validation and test metrics
+        of :func:`run_logistic_regression`.
 
     Example:
         >>> from fairlit.data import GermanDataModule
@@ -173,17 +212,23 @@ def run_exponentiated_gradient(datamodule: Any, eps: float, seed: int = 0) -> di
     _check_seed(seed)
     if isinstance(eps, bool) or not isinstance(eps, int | float) or not eps > 0:
         raise ValueError(f"`eps` must be a positive number, got {eps!r}.")
-    train, test, num_groups = _splits(datamodule)
+    splits = _Splits(datamodule)
     model = ExponentiatedGradient(
         LogisticRegression(max_iter=1000), DemographicParity(difference_bound=eps)
     )
     with warnings.catch_warnings():
         # fairlearn 0.15's reductions trip pandas deprecation warnings internally; not ours to fix.
         warnings.filterwarnings("ignore", category=Warning, module=r"fairlearn\.reductions\.")
-        model.fit(train.x, train.y, sensitive_features=train.s)
-    predicted = model.predict(test.x, random_state=seed)
-    scores = model._pmf_predict(test.x)[:, 1] if hasattr(model, "_pmf_predict") else None
-    return _score("expgrad", float(eps), seed, test, num_groups, predicted, scores)
+        model.fit(splits.train.x, splits.train.y, sensitive_features=splits.train.s)
+    has_pmf = hasattr(model, "_pmf_predict")
+    return _score(
+        "expgrad",
+        float(eps),
+        seed,
+        splits,
+        lambda x: model.predict(x, random_state=seed),
+        lambda x: model._pmf_predict(x)[:, 1] if has_pmf else None,
+    )
 
 
 def run_adversarial_fairness(
@@ -207,8 +252,8 @@ def run_adversarial_fairness(
         seed: ``random_state`` of the classifier.
 
     Returns:
-        ``{"method": "adversarial", "param": alpha, "seed", "accuracy", "dp_difference",
-        "eo_difference", "auc"}`` on the test split.
+        ``{"method": "adversarial", "param": alpha, "seed"}`` and the validation and test
+        metrics of :func:`run_logistic_regression`.
 
     Example:
         >>> from fairlit.data import GermanDataModule
@@ -222,7 +267,7 @@ def run_adversarial_fairness(
         raise ValueError(f"`alpha` must be a non-negative number, got {alpha!r}.")
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"`epochs` must be a positive int, got {epochs!r}.")
-    train, test, num_groups = _splits(datamodule)
+    splits = _Splits(datamodule)
     model = AdversarialFairnessClassifier(
         backend="torch",
         predictor_model=[64, "leaky_relu"],
@@ -233,10 +278,53 @@ def run_adversarial_fairness(
         random_state=seed,
     )
     with torch.random.fork_rng(devices=[]):
-        model.fit(train.x, train.y, sensitive_features=train.s)
-    predicted = model.predict(test.x)
-    scores = model._raw_predict(test.x) if hasattr(model, "_raw_predict") else None
-    return _score("adversarial", float(alpha), seed, test, num_groups, predicted, scores)
+        model.fit(splits.train.x, splits.train.y, sensitive_features=splits.train.s)
+    has_raw = hasattr(model, "_raw_predict")
+    return _score(
+        "adversarial",
+        float(alpha),
+        seed,
+        splits,
+        model.predict,
+        lambda x: model._raw_predict(x) if has_raw else None,
+    )
+
+
+def run_peer(
+    datamodule: Any, method: str, param: float | None, seed: int = 0, epochs: int = 10
+) -> dict[str, Any]:
+    """Run one peer at one setting (the sweep's unit of work).
+
+    Args:
+        datamodule: See :func:`run_logistic_regression`.
+        method: One of :data:`PEER_METHODS`.
+        param: ``eps`` for ``"expgrad"``, ``alpha`` for ``"adversarial"``, ``None`` for
+            ``"logreg"``.
+        seed: Seed of the run.
+        epochs: Training epochs of ``"adversarial"``.
+
+    Returns:
+        The result dict of the matching ``run_*`` function.
+
+    Raises:
+        ValueError: for an unknown method, or a parameter the method does not take.
+
+    Example:
+        >>> from fairlit.data import GermanDataModule
+        >>> run_peer(GermanDataModule(), "expgrad", 0.05)["param"]
+        0.05
+    """
+    if method not in PEER_METHODS:
+        raise ValueError(f"unknown peer method {method!r}; choose from {list(PEER_METHODS)}.")
+    if method == "logreg":
+        if param is not None:
+            raise ValueError(f"'logreg' takes no parameter, got {param!r}.")
+        return run_logistic_regression(datamodule, seed=seed)
+    if param is None:
+        raise ValueError(f"{method!r} needs its parameter {PEER_GRIDS[method][0]!r}.")
+    if method == "expgrad":
+        return run_exponentiated_gradient(datamodule, param, seed=seed)
+    return run_adversarial_fairness(datamodule, param, epochs=epochs, seed=seed)
 
 
 def run_peers(

@@ -86,8 +86,18 @@ def test_module_help_and_version():
     out = subprocess.run(
         [sys.executable, "-m", "fairlit", "--help"], capture_output=True, text=True, check=True
     )
-    for sub in ("fit", "validate", "test", "predict"):
-        assert sub in out.stdout
+    listed = {line.split()[0] for line in out.stdout.splitlines() if line.startswith("  ")}
+    assert {"fit", "validate", "test", "predict", "sweep"} <= listed
+    sweep_line = next(line for line in out.stdout.splitlines() if line.startswith("  sweep"))
+    assert sweep_line.rstrip().endswith(".")  # one line, ending with a full sentence
+    # Subcommand help still comes from LightningCLI.
+    out = subprocess.run(
+        [sys.executable, "-m", "fairlit", "fit", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "--trainer" in out.stdout
 
 
 def test_unknown_class_is_a_clear_error(capsys):

@@ -20,6 +20,7 @@ from fairlit.peers import (
     run_adversarial_fairness,
     run_exponentiated_gradient,
     run_logistic_regression,
+    run_peer,
     run_peers,
 )
 
@@ -31,7 +32,8 @@ def one_thread() -> Iterator[None]:
         yield
 
 
-RESULT_KEYS = {"method", "param", "seed", "accuracy", "dp_difference", "eo_difference"}
+METRICS = ("accuracy", "dp_difference", "eo_difference")
+RESULT_KEYS = {"method", "param", "seed"} | {f"{p}/{m}" for p in ("val", "test") for m in METRICS}
 
 
 @pytest.fixture(scope="module")
@@ -42,12 +44,12 @@ def german() -> GermanDataModule:
 
 
 def arrays(dm: GermanDataModule, split: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    dataset = dm.train_dataset if split == "train" else dm.test_dataset
+    dataset = {"train": dm.train_dataset, "val": dm.val_dataset}.get(split, dm.test_dataset)
     return dataset.x.numpy(), dataset.y.numpy(), dataset.s.numpy()
 
 
 def check_result(result: dict, method: str, param: float | None) -> None:
-    assert RESULT_KEYS <= set(result) <= RESULT_KEYS | {"auc"}
+    assert RESULT_KEYS <= set(result) <= RESULT_KEYS | {"val/auc", "test/auc"}
     assert result["method"] == method and result["param"] == param and result["seed"] == 0
     for key in set(result) - {"method", "param", "seed"}:
         assert isinstance(result[key], float) and math.isfinite(result[key])
@@ -61,17 +63,24 @@ def test_logistic_regression_matches_an_independent_fit(german: GermanDataModule
     test_x, test_y, test_s = arrays(german, "test")
     reference = LogisticRegression(max_iter=1000).fit(train_x, train_y)
     predicted = reference.predict(test_x)
-    assert result["accuracy"] == pytest.approx(np.mean(predicted == test_y))
-    assert result["dp_difference"] == pytest.approx(
+    assert result["test/accuracy"] == pytest.approx(np.mean(predicted == test_y))
+    assert result["test/dp_difference"] == pytest.approx(
         demographic_parity_difference(test_y, predicted, sensitive_features=test_s), abs=1e-6
     )
-    assert result["eo_difference"] == pytest.approx(
+    assert result["test/eo_difference"] == pytest.approx(
         equalized_odds_difference(test_y, predicted, sensitive_features=test_s), abs=1e-6
     )
-    assert result["auc"] == pytest.approx(
+    assert result["test/auc"] == pytest.approx(
         roc_auc_score(test_y, reference.predict_proba(test_x)[:, 1])
     )
-    assert result["accuracy"] > 0.65  # German: 70% good credit; the features carry signal
+    assert result["test/accuracy"] > 0.65  # German: 70% good credit; the features carry signal
+    # The validation metrics are those of the same fit on the validation split.
+    val_x, val_y, val_s = arrays(german, "val")
+    val_predicted = reference.predict(val_x)
+    assert result["val/accuracy"] == pytest.approx(np.mean(val_predicted == val_y))
+    assert result["val/dp_difference"] == pytest.approx(
+        demographic_parity_difference(val_y, val_predicted, sensitive_features=val_s), abs=1e-6
+    )
 
 
 def test_exponentiated_gradient_dp_matches_fairlearn_on_its_predictions(
@@ -88,11 +97,11 @@ def test_exponentiated_gradient_dp_matches_fairlearn_on_its_predictions(
         warnings.simplefilter("ignore")
         reference.fit(train_x, train_y, sensitive_features=train_s)
     predicted = reference.predict(test_x, random_state=0)
-    assert result["accuracy"] == pytest.approx(np.mean(predicted == test_y))
-    assert result["dp_difference"] == pytest.approx(
+    assert result["test/accuracy"] == pytest.approx(np.mean(predicted == test_y))
+    assert result["test/dp_difference"] == pytest.approx(
         demographic_parity_difference(test_y, predicted, sensitive_features=test_s), abs=1e-6
     )
-    assert result["eo_difference"] == pytest.approx(
+    assert result["test/eo_difference"] == pytest.approx(
         equalized_odds_difference(test_y, predicted, sensitive_features=test_s), abs=1e-6
     )
     # Reproducible: the randomized predictions are seeded.
@@ -104,7 +113,7 @@ def test_exponentiated_gradient_is_fairer_than_logistic_regression(
 ) -> None:
     plain = run_logistic_regression(german)
     fair = run_exponentiated_gradient(german, eps=0.01)
-    assert fair["dp_difference"] < plain["dp_difference"]
+    assert fair["test/dp_difference"] < plain["test/dp_difference"]
 
 
 def test_adversarial_fairness_runs_reproducibly_and_leaves_global_rng_alone(
@@ -114,7 +123,7 @@ def test_adversarial_fairness_runs_reproducibly_and_leaves_global_rng_alone(
     result = run_adversarial_fairness(german, alpha=1.0, epochs=2)
     assert torch.equal(torch.get_rng_state(), state)
     check_result(result, "adversarial", 1.0)
-    assert "auc" in result
+    assert "test/auc" in result and "val/auc" in result
     assert run_adversarial_fairness(german, alpha=1.0, epochs=2) == result
 
 
@@ -127,6 +136,17 @@ def test_run_peers_order_and_grids(german: GermanDataModule) -> None:
         ("adversarial", 2.0),
     ]
     assert run_peers(german, methods=("logreg",)) == [run_logistic_regression(german)]
+
+
+def test_run_peer_dispatches_to_the_method(german: GermanDataModule) -> None:
+    assert run_peer(german, "logreg", None) == run_logistic_regression(german)
+    assert run_peer(german, "expgrad", 0.05) == run_exponentiated_gradient(german, 0.05)
+    with pytest.raises(ValueError, match="takes no parameter"):
+        run_peer(german, "logreg", 0.1)
+    with pytest.raises(ValueError, match="'eps'"):
+        run_peer(german, "expgrad", None)
+    with pytest.raises(ValueError, match="unknown peer method"):
+        run_peer(german, "svm", None)
 
 
 def test_bad_arguments_name_the_problem(german: GermanDataModule) -> None:
@@ -144,7 +164,7 @@ def test_bad_arguments_name_the_problem(german: GermanDataModule) -> None:
 def test_adult_reference_numbers() -> None:
     dm = AdultDataModule()
     plain = run_logistic_regression(dm)
-    assert plain["accuracy"] >= 0.84
+    assert plain["test/accuracy"] >= 0.84
     fair = run_exponentiated_gradient(dm, eps=0.01)
-    assert fair["dp_difference"] <= 0.03
-    assert fair["accuracy"] >= 0.80
+    assert fair["test/dp_difference"] <= 0.03
+    assert fair["test/accuracy"] >= 0.80

@@ -1,14 +1,51 @@
+"""fairlit sweep on Optuna: selection on validation, studies, resume, workers, reports."""
+
 import itertools
+import json
+import math
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
+import optuna
 import pandas as pd
 import pytest
+import yaml
 
-import fairlit.sweep as sweep
-from fairlit.cli import main
+import fairlit.sweep.study as study_module
+from fairlit.entry import main
+from fairlit.sweep import (
+    area_under_front,
+    budget_kept,
+    choose_at_budget,
+    mean_interval,
+    pareto_front,
+)
+from fairlit.sweep.command import build_parser
+from fairlit.sweep.report import budget_summary
+from fairlit.sweep.space import load_search_space
+from fairlit.sweep.trials import SweepUsageError
 
-GERMAN = str(Path(__file__).resolve().parents[1] / "configs" / "german.yaml")
+ROOT = Path(__file__).resolve().parents[1]
+GERMAN = str(ROOT / "configs" / "german.yaml")
+TINY = ["--trainer.max_epochs=1", "--no_progress", "--no_probe"]
+
+
+def _trials(out: Path, study: str = "sqnn@german") -> list[optuna.trial.FrozenTrial]:
+    storage = f"sqlite:///{out / 'studies.db'}"
+    return optuna.load_study(study_name=study, storage=storage).get_trials()
+
+
+def _points(trials, state=optuna.trial.TrialState.COMPLETE) -> list[tuple[float, int]]:
+    return sorted((t.params.get("gamma"), t.params["seed"]) for t in trials if t.state == state)
+
+
+# --- pure functions ------------------------------------------------------------------------
 
 
 def test_pareto_front_matches_brute_force():
@@ -17,7 +54,7 @@ def test_pareto_front_matches_brute_force():
         df = pd.DataFrame(
             {"dp_difference": rng.random(15).round(2), "accuracy": rng.random(15).round(2)}
         )
-        front = sweep.pareto_front(df)
+        front = pareto_front(df)
         dominated = set()
         for i, j in itertools.permutations(df.index, 2):
             a, b = df.loc[i], df.loc[j]
@@ -35,30 +72,243 @@ def test_area_under_front_hand_computed():
     # best accuracy 0 for d < 0.05, 0.6 for 0.05 <= d < 0.1, 0.8 above; limit 0.2:
     # (0.05 * 0 + 0.05 * 0.6 + 0.1 * 0.8) / 0.2 = 0.55
     front = pd.DataFrame({"dp_difference": [0.05, 0.1], "accuracy": [0.6, 0.8]})
-    assert sweep.area_under_front(front) == pytest.approx(0.55, abs=2e-3)
+    assert area_under_front(front) == pytest.approx(0.55, abs=2e-3)
 
 
-def test_budget_table_averages_seeds_then_picks_best_within_budget():
-    rows = [
-        # method a, param 1: mean acc 0.8, mean dp 0.04; param 2: mean acc 0.85, mean dp 0.08
-        ("a", "1", 0, 0.79, 0.03, 0.6),
-        ("a", "1", 1, 0.81, 0.05, 0.7),
-        ("a", "2", 0, 0.85, 0.07, 0.8),
-        ("a", "2", 1, 0.85, 0.09, 0.9),
+def test_mean_interval_and_budget_kept_on_a_hand_made_table():
+    # mean 0.82, sample sd 0.02, sem 0.02 / sqrt(3) = 0.0115470; t(0.975, 2) = 4.302653
+    mean, half = mean_interval([0.80, 0.82, 0.84])
+    assert mean == pytest.approx(0.82)
+    assert half == pytest.approx(4.302653 * 0.0115470, rel=1e-5)
+    # two values: t(0.975, 1) = 12.706205; sd = 0.05 / sqrt(2), so sem = sd / sqrt(2) = 0.025
+    assert mean_interval([0.1, 0.15])[1] == pytest.approx(12.706205 * 0.025, rel=1e-5)
+    assert math.isnan(mean_interval([0.5])[1])
+    assert budget_kept([0.01, 0.02, 0.021, 0.05], 0.02) == 0.5
+    with pytest.raises(ValueError):
+        mean_interval([])
+
+
+def _table(rows):
+    columns = [
+        "method",
+        "param",
+        "seed",
+        "val/accuracy",
+        "val/dp_difference",
+        "test/accuracy",
+        "test/dp_difference",
     ]
-    df = pd.DataFrame(
-        rows, columns=["method", "param", "seed", "accuracy", "dp_difference", "probe/best_s_auc"]
+    frame = pd.DataFrame(rows, columns=columns)
+    frame["state"] = "complete"
+    frame["needs_s"] = False
+    return frame
+
+
+def test_selection_reads_validation_only_even_when_test_disagrees():
+    # Validation prefers gamma 0.5 at budget 0.05; test would prefer gamma 0.9 (higher test
+    # accuracy, lower test ΔDP). The chosen setting must be 0.5, and its test numbers reported.
+    results = _table(
+        [
+            ("sqnn", 0.5, 0, 0.85, 0.04, 0.80, 0.06),
+            ("sqnn", 0.5, 1, 0.83, 0.02, 0.78, 0.04),
+            ("sqnn", 0.9, 0, 0.80, 0.01, 0.90, 0.00),
+            ("sqnn", 0.9, 1, 0.80, 0.01, 0.90, 0.01),
+            ("sqnn", 0.1, 0, 0.90, 0.20, 0.95, 0.01),
+            ("sqnn", 0.1, 1, 0.90, 0.20, 0.95, 0.01),
+        ]
     )
-    df["status"] = "ok"
-    table = sweep.budget_table(df).set_index("method")
-    assert pd.isna(table.loc["a", "acc@<=0.02"])
-    assert table.loc["a", "acc@<=0.05"] == 0.8 and table.loc["a", "param@<=0.05"] == "1"
-    assert table.loc["a", "s_auc@<=0.05"] == 0.65
-    assert table.loc["a", "acc@<=0.1"] == 0.85 and table.loc["a", "s_auc@<=0.1"] == 0.85
-    assert table.loc["a", "seeds"] == 2
+    summary = budget_summary(results, budgets=(0.05, 0.005)).set_index("budget")
+    row = summary.loc[0.05]
+    assert row["chosen"] == 0.5
+    assert row["test_accuracy"] == pytest.approx(0.79)
+    assert row["test_dp_difference"] == pytest.approx(0.05)
+    assert row["budget_kept"] == 0.5  # test ΔDP 0.06 and 0.04 against 0.05
+    assert row["test_accuracy_half"] == pytest.approx(12.706205 * 0.01, rel=1e-5)
+    assert pd.isna(summary.loc[0.005]["chosen"])  # nothing within 0.005 on validation
+    validation = results[["method", "param", "seed", "val/accuracy", "val/dp_difference"]]
+    with pytest.raises(ValueError, match="validation"):
+        choose_at_budget(results.rename(columns={"val/accuracy": "accuracy"}), 0.05)
+    test_only = results[["method", "param", "seed", "test/accuracy", "test/dp_difference"]]
+    renamed = test_only.rename(columns=lambda c: c.removeprefix("test/"))
+    renamed.attrs["split"] = "test"
+    with pytest.raises(ValueError, match="validation"):
+        choose_at_budget(renamed, 0.05)
+    chosen = choose_at_budget(validation.rename(columns=lambda c: c.removeprefix("val/")), 0.05)
+    assert chosen["param"].tolist() == [0.5]
 
 
-def test_sweep_runs_resumes_and_survives_a_failing_point(tmp_path, monkeypatch, capsys):
+def test_search_space_file_errors_are_one_line(tmp_path):
+    good = tmp_path / "space.yaml"
+    good.write_text("model.init_args.gamma: {low: 0.0, high: 1.0}\nb: {choices: [[64], [128]]}\n")
+    assert load_search_space(good)["b"] == {"choices": [[64], [128]]}
+    cases = {
+        "model.init_args.gama: {low: 0, high: 1}\n": "did you mean 'model.init_args.gamma'",
+        "model.init_args.gamma: {low: 1, high: 0}\n": "must be below",
+        "model.init_args.gamma: {lo: 0, high: 1}\n": "did you mean 'low'",
+        "model.init_args.gamma: {low: 0.0, high: 1.0, log: true}\n": "log scale",
+        "model.init_args.gamma: 0.5\n": "expected",
+    }
+    for text, expected in cases.items():
+        bad = tmp_path / "bad.yaml"
+        bad.write_text(text)
+        with pytest.raises(SweepUsageError, match=expected) as err:
+            load_search_space(bad, config_keys=["model.init_args.gamma"])
+        assert "\n" not in str(err.value) and str(bad) in str(err.value)
+
+
+def test_sweep_help_describes_every_option():
+    parser = build_parser()
+    for action in parser._actions:
+        assert action.help, f"{action.option_strings} has no description"
+    assert parser.allow_abbrev is False
+
+
+# --- the command ---------------------------------------------------------------------------
+
+
+def test_grid_sweep_records_complete_trials_resumes_extends_and_refuses_changes(tmp_path, capsys):
+    out = tmp_path / "sw"
+    args = ["sweep", "--config", GERMAN, "--out", str(out), "--gammas", "0,0.5", "--seeds", "0"]
+    main([*args, "--trainer.max_epochs=1", "--no_progress", "--probe_rows", "100"])
+    trials = _trials(out)
+    assert _points(trials) == [(0.0, 0), (0.5, 0)]
+    attrs = trials[0].user_attrs
+    for key in (
+        "config",
+        "seed",
+        "run_dir",
+        "wall_time_s",
+        "status",
+        "val/accuracy",
+        "val/dp_difference",
+        "test/accuracy",
+        "test/dp_difference",
+        "test/mi_factorized_bits",
+        "probe/best_s_auc",
+    ):
+        assert key in attrs, key
+    assert attrs["status"] == "ok" and "max_epochs: 1" in attrs["config"]
+    assert attrs["val/accuracy"] == trials[0].values[0]  # the objective is validation
+    run = Path(attrs["run_dir"])
+    assert {"config.yaml", "metrics.csv", "model.ckpt"} <= {p.name for p in run.iterdir()}
+    written = {n: (out / n).read_bytes() for n in ("results.csv", "fronts.csv", "summary.md")}
+    assert (out / "front.png").stat().st_size > 0
+
+    # --report from the storage alone rebuilds the same files.
+    for name in written:
+        (out / name).unlink()
+    main(["sweep", "--report", "--out", str(out)])
+    assert {n: (out / n).read_bytes() for n in written} == written
+
+    # The same command again trains nothing; a wider grid trains only the new point.
+    main([*args, "--trainer.max_epochs=1", "--no_progress", "--probe_rows", "100"])
+    assert len(_trials(out)) == 2
+    main(
+        [
+            "sweep",
+            "--config",
+            GERMAN,
+            "--out",
+            str(out),
+            "--gammas",
+            "0,0.5,0.9",
+            "--seeds",
+            "0",
+            "--trainer.max_epochs=1",
+            "--no_progress",
+            "--probe_rows",
+            "100",
+        ]
+    )
+    trials = _trials(out)
+    assert len(trials) == 3 and _points(trials) == [(0.0, 0), (0.5, 0), (0.9, 0)]
+    results = pd.read_csv(out / "results.csv")
+    assert sorted(results["param"]) == [0.0, 0.5, 0.9]
+
+    # Other settings are refused with one line naming the key and both values.
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_info:
+        main([*args, "--trainer.max_epochs=2", "--no_progress", "--probe_rows", "100"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "trainer.max_epochs is 1 there, 2 here" in err and "--study" in err
+    assert len(_trials(out)) == 3
+
+
+def test_failed_point_is_recorded_and_rerun(tmp_path, monkeypatch, capsys):
+    out = tmp_path / "sw"
+    args = ["sweep", "--config", GERMAN, "--out", str(out), "--gammas", "0,0.5", *TINY]
+    real = study_module.train_point
+
+    def flaky(configs, overrides, params, seed, **kwargs):
+        if params["model.init_args.gamma"] == 0.5:
+            raise RuntimeError("simulated failure")
+        return real(configs, overrides, params, seed, **kwargs)
+
+    monkeypatch.setattr(study_module, "train_point", flaky)
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    assert exit_info.value.code == 1
+    captured = capsys.readouterr()
+    assert "failed trial 1 (sqnn gamma=0.5 seed=0): RuntimeError: simulated failure" in captured.out
+    assert "1 failed" in captured.out and "rerun the same command" in captured.out
+    results = pd.read_csv(out / "results.csv").set_index("param")
+    assert results.loc[0.5, "state"] == "fail" and "simulated failure" in results.loc[0.5, "error"]
+
+    calls = []
+    monkeypatch.setattr(
+        study_module, "train_point", lambda *a, **k: calls.append(a[2]) or real(*a, **k)
+    )
+    main(args)
+    assert calls == [{"model.init_args.gamma": 0.5}]  # only the failed point runs again
+    assert _points(_trials(out)) == [(0.0, 0), (0.5, 0)]
+
+
+def test_bad_key_prints_one_line_and_leaves_no_folder(tmp_path):
+    out = tmp_path / "never"
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "fairlit",
+            "sweep",
+            "--config",
+            GERMAN,
+            "--out",
+            str(out),
+            "--model.init_args.gama=0.3",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 2
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1, run.stderr
+    assert "'gama'" in lines[0] and "did you mean 'gamma'" in lines[0]
+    assert not out.exists()
+
+
+def _wait_for_running(db: Path, timeout: float = 240.0) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if db.exists():
+            try:
+                with sqlite3.connect(db, timeout=30) as con:
+                    running = con.execute(
+                        "SELECT datetime_start FROM trials WHERE state = 'RUNNING'"
+                    ).fetchall()
+            except sqlite3.OperationalError:
+                running = []
+            if running:
+                time.sleep(1.5)  # inside the training loop by now
+                return
+        time.sleep(0.2)
+    raise AssertionError("no trial started running")
+
+
+def test_sigterm_fails_the_running_trial_and_a_rerun_finishes_each_point_once(tmp_path):
     out = tmp_path / "sw"
     args = [
         "sweep",
@@ -67,36 +317,131 @@ def test_sweep_runs_resumes_and_survives_a_failing_point(tmp_path, monkeypatch, 
         "--out",
         str(out),
         "--gammas",
-        "0,0.5",
-        "--seeds",
-        "0",
-        "--trainer.max_epochs=2",
-        "--probe_rows",
-        "200",
+        "0,0.5,0.9",
+        "--no_progress",
+        "--no_probe",
+        "--data.init_args.batch_size=16",
     ]
-    real = sweep._train_point
-
-    def flaky(configs, gamma, seed, overrides, probe, probe_rows=None):
-        if gamma == 0.5:
-            raise RuntimeError("simulated failure")
-        return real(configs, gamma, seed, overrides, probe, probe_rows)
-
-    monkeypatch.setattr(sweep, "_train_point", flaky)
-    main(args)
-    results = pd.read_csv(out / "results.csv")
-    assert results.set_index("param")["status"].to_dict() == {0.0: "ok", 0.5: "failed"}
-    assert "simulated failure" in results.set_index("param").loc[0.5, "error"]
-    assert (
-        "FAILED sqnn gamma=0.5 seed=0: RuntimeError: simulated failure" in capsys.readouterr().out
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    child = subprocess.Popen(
+        [sys.executable, "-m", "fairlit", *args, "--trainer.max_epochs=40"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        preexec_fn=lambda: signal.signal(signal.SIGTERM, signal.SIG_DFL),
     )
-    ok = results.set_index("param").loc[0.0]
-    assert 0 <= ok["accuracy"] <= 1 and 0.5 <= ok["probe/best_y_auc"] <= 1
-    for name in ("fronts.csv", "summary.md", "front.png"):
-        assert (out / name).exists()
+    try:
+        _wait_for_running(out / "studies.db")
+        child.send_signal(signal.SIGTERM)
+        _, err = child.communicate(timeout=120)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert child.returncode == 143, err
+    trials = _trials(out)
+    killed = [t for t in trials if t.state == optuna.trial.TrialState.FAIL]
+    assert len(killed) == 1 and killed[0].user_attrs["status"] == "interrupted"
+    assert "SIGTERM" in killed[0].user_attrs["error"]
+    assert not [t for t in trials if t.state == optuna.trial.TrialState.RUNNING]
 
-    calls = []
-    monkeypatch.setattr(sweep, "_train_point", lambda *a, **k: calls.append(a[1]) or real(*a, **k))
-    main(args)
-    assert calls == [0.5]  # the finished point is not re-run, the failed one is
+    main([*args, "--trainer.max_epochs=40"])
+    trials = _trials(out)
+    assert _points(trials) == [(0.0, 0), (0.5, 0), (0.9, 0)]  # each point complete exactly once
+    point = (killed[0].params["gamma"], killed[0].params["seed"])
+    assert _points(trials, optuna.trial.TrialState.FAIL) == [point]
+
+
+def test_two_workers_complete_a_grid_each_point_once(tmp_path):
+    out = tmp_path / "sw"
+    main(
+        [
+            "sweep",
+            "--config",
+            GERMAN,
+            "--out",
+            str(out),
+            "--gammas",
+            "0,0.3,0.6,0.9",
+            "--workers",
+            "2",
+            *TINY,
+        ]
+    )
+    trials = _trials(out)
+    complete = _points(trials)
+    assert complete == [(0.0, 0), (0.3, 0), (0.6, 0), (0.9, 0)]
+    assert len(trials) == 4  # no trial done twice, none pruned as a duplicate
+
+
+def test_constrained_search_never_reports_a_trial_over_budget_as_feasible(tmp_path):
+    space = tmp_path / "space.yaml"
+    space.write_text(
+        "model.init_args.gamma: {low: 0.0, high: 1.0}\n"
+        "model.init_args.encoder.init_args.hidden_features: {choices: [[8], [16, 8]]}\n"
+        "data.init_args.batch_size: {choices: [64, 128]}\n"
+    )
+    out = tmp_path / "search"
+    budget = 0.02
+    main(
+        [
+            "sweep",
+            "--config",
+            GERMAN,
+            "--out",
+            str(out),
+            "--search",
+            "4",
+            "--space",
+            str(space),
+            "--budget",
+            str(budget),
+            *TINY,
+        ]
+    )
     results = pd.read_csv(out / "results.csv")
-    assert set(results["status"]) == {"ok"} and len(results) == 2
+    assert len(results) == 4 and set(results["state"]) == {"complete"}
+    assert results["feasible"].any()  # German at one epoch: mostly near-constant, fair models
+    feasible = results[results["feasible"]]
+    assert (feasible["val/dp_difference"] <= budget).all()
+    assert (results.loc[results["val/dp_difference"] > budget, "feasible"] == False).all()  # noqa: E712
+    # The searched values reach the runs: each trial's config holds its own batch size.
+    study = optuna.load_study(
+        study_name="sqnn-budget0.02@german", storage=f"sqlite:///{out / 'studies.db'}"
+    )
+    for trial in study.get_trials():
+        config = yaml.safe_load(trial.user_attrs["config"])
+        assert (
+            config["data"]["init_args"]["batch_size"] == trial.params["data.init_args.batch_size"]
+        )
+        hidden = json.loads(trial.params["model.init_args.encoder.init_args.hidden_features"])
+        assert config["model"]["init_args"]["encoder"]["init_args"]["hidden_features"] == hidden
+    assert "chosen on validation" in (out / "summary.md").read_text()
+
+
+def test_peers_are_studies_of_their_own_and_journal_storage_works(tmp_path):
+    out = tmp_path / "sw"
+    journal = tmp_path / "shared" / "journal.log"
+    main(
+        [
+            "sweep",
+            "--config",
+            GERMAN,
+            "--out",
+            str(out),
+            "--gammas",
+            "0.5",
+            "--peers",
+            "logreg",
+            "--storage",
+            str(journal),
+            *TINY,
+        ]
+    )
+    storage = study_module.open_storage(str(journal))
+    names = optuna.get_all_study_names(storage)
+    assert "sqnn@german" in names and any(n.startswith("logreg@german-") for n in names)
+    results = pd.read_csv(out / "results.csv")
+    assert sorted(results["method"]) == ["logreg", "sqnn"]
+    assert results[["val/accuracy", "test/accuracy"]].notna().all().all()
+    assert not (out / "studies.db").exists()

@@ -1,0 +1,412 @@
+r"""``fairlit sweep``: the command line of the Optuna-backed sweep.
+
+Grid mode (the default) trains a config at every ``gamma`` x seed; search mode
+(``--search N --space FILE``) lets Optuna choose config values, on two
+objectives or, with ``--budget``, on validation accuracy under a validation
+ΔDP constraint. ``--peers`` adds fairlearn's peers, each in a study of its
+own. Every study lives in ``--storage`` (an SQLite file in ``--out`` unless
+told otherwise), so rerunning a command resumes it and many workers, here
+(``--workers``) or on other machines, share it. ``--report`` rebuilds the
+report from the storage alone.
+
+Errors are one line on stderr: exit status 2 for usage errors (a bad key, a
+study made with other settings), 1 for failed trials; ``--debug`` or
+``FAIRLIT_DEBUG=1`` show the full traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+__all__ = ["build_parser", "main"]
+
+DEFAULT_GAMMAS = tuple(round(0.1 * i, 1) for i in range(11))
+_PEER_LABELS = {"expgrad": "fairlearn_expgrad", "adversarial": "fairlearn_adversarial"}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors and no abbreviated options."""
+
+    def error(self, message: str) -> NoReturn:
+        _fail(f"{message} (see `fairlit sweep --help`)", 2)
+
+
+def _fail(message: str, status: int) -> NoReturn:
+    print(f"fairlit sweep: error: {message}", file=sys.stderr, flush=True)
+    raise SystemExit(status)
+
+
+def _floats(text: str) -> list[float]:
+    try:
+        return [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated numbers, got {text!r}"
+        ) from None
+
+
+def _ints(text: str) -> list[int]:
+    try:
+        return [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers, got {text!r}"
+        ) from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``fairlit sweep`` argument parser (other ``--key=value`` arguments go to every run)."""
+    from fairlit.peers import PEER_METHODS
+
+    parser = _Parser(
+        prog="fairlit sweep",
+        allow_abbrev=False,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        description="Train a fairlit config over a grid of gamma values and seeds (or search "
+        "config values with Optuna), with fairlearn's peers on the same splits. Each method is an "
+        "Optuna study in --storage: rerun the same command to resume, run it from several "
+        "processes or machines to share the work. Writes results.csv, fronts.csv, summary.md and "
+        "front.png into --out. Other --key=value arguments (e.g. --trainer.max_epochs=5) are "
+        "passed to every run.",
+    )
+    parser.add_argument(
+        "--config", action="append", help="LightningCLI config file; repeat to compose them."
+    )
+    parser.add_argument(
+        "--out",
+        required=True,
+        help="Output folder: reports, trial folders and the default storage.",
+    )
+    parser.add_argument(
+        "--name", default="sqnn", help="Method name of the fairlit points in the reports."
+    )
+    parser.add_argument(
+        "--study",
+        default=None,
+        help="Optuna study name of the fairlit points (default: NAME@CONFIGS, with -search for a search).",
+    )
+    parser.add_argument(
+        "--storage",
+        default=None,
+        help="Optuna storage: a database URL (sqlite:///f.db, postgresql://...) or a journal-file path "
+        "(default: sqlite:///OUT/studies.db).",
+    )
+    parser.add_argument(
+        "--gammas",
+        type=_floats,
+        default=list(DEFAULT_GAMMAS),
+        help="Grid mode: comma-separated gamma values.",
+    )
+    parser.add_argument(
+        "--seeds",
+        type=_ints,
+        default=[0],
+        help="Comma-separated seeds (grid: an axis; search: each trial runs all).",
+    )
+    parser.add_argument(
+        "--search",
+        type=int,
+        default=None,
+        metavar="N",
+        help="Search mode: the study holds N trials.",
+    )
+    parser.add_argument(
+        "--space", default=None, help="Search mode: YAML file of the searched config keys."
+    )
+    parser.add_argument(
+        "--budget",
+        type=float,
+        default=None,
+        help="Search mode: maximise validation accuracy subject to validation ΔDP <= BUDGET.",
+    )
+    parser.add_argument(
+        "--sampler", choices=("tpe", "nsga2"), default="tpe", help="Search mode: Optuna's sampler."
+    )
+    parser.add_argument(
+        "--sampler_seed", type=int, default=0, help="Search mode: seed of the sampler."
+    )
+    parser.add_argument(
+        "--peers",
+        nargs="?",
+        const=",".join(PEER_METHODS),
+        default=None,
+        help=f"Also run these fairlearn peers, comma-separated, each as its own study (alone: all of {','.join(PEER_METHODS)}).",
+    )
+    parser.add_argument(
+        "--peer_epochs",
+        type=int,
+        default=10,
+        help="Training epochs of fairlearn's AdversarialFairnessClassifier.",
+    )
+    parser.add_argument(
+        "--no_probe",
+        action="store_true",
+        help="Skip the representation probes of the fairlit points.",
+    )
+    parser.add_argument(
+        "--probe_rows",
+        type=int,
+        default=None,
+        help="Fit the probes on this many training rows (default: all).",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="Worker processes on this machine, each with cores/WORKERS torch threads.",
+    )
+    parser.add_argument(
+        "--report", action="store_true", help="Only rebuild the reports in --out from the storage."
+    )
+    parser.add_argument("--no_progress", action="store_true", help="No progress bar.")
+    parser.add_argument(
+        "--debug", action="store_true", help="Show full tracebacks (also FAIRLIT_DEBUG=1)."
+    )
+    return parser
+
+
+def _default_storage(out: Path) -> str:
+    return f"sqlite:///{(out / 'studies.db').resolve()}"
+
+
+def _short_hash(settings: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[
+        :6
+    ]
+
+
+def _plans(args: argparse.Namespace, overrides: list[str]) -> list[Any]:
+    from fairlit.peers import NEEDS_SENSITIVE_AT_PREDICTION, PEER_GRIDS, PEER_METHODS
+    from fairlit.sweep.space import load_search_space
+    from fairlit.sweep.study import StudyPlan
+    from fairlit.sweep.trials import SWEPT_KEYS, SweepUsageError, resolve_settings
+
+    search = args.search is not None
+    if search and not args.space:
+        raise SweepUsageError("--search needs --space FILE (the searched config keys)")
+    if not search and (args.space or args.budget is not None):
+        raise SweepUsageError("--space and --budget belong to a search: add --search N")
+    if search and args.search < 1:
+        raise SweepUsageError(f"--search must be a positive number of trials, got {args.search}")
+    if args.budget is not None and not 0 <= args.budget <= 1:
+        raise SweepUsageError(f"--budget is a ΔDP in [0, 1], got {args.budget}")
+    if args.workers < 1:
+        raise SweepUsageError(f"--workers must be at least 1, got {args.workers}")
+    if not args.seeds or any(s < 0 for s in args.seeds):
+        raise SweepUsageError(f"--seeds must be non-negative integers, got {args.seeds}")
+    if not search and (not args.gammas or any(not 0 <= g <= 1 for g in args.gammas)):
+        raise SweepUsageError(f"--gammas must be values in [0, 1], got {args.gammas}")
+    for override in overrides:
+        key = override[2:].split("=", 1)[0]
+        if key in SWEPT_KEYS:
+            raise SweepUsageError(
+                f"{override}: the sweep sets {key} per point (--gammas, --seeds); drop it"
+            )
+
+    settings, _ = resolve_settings(args.config, overrides)
+    configs = tuple(str(c) for c in args.config)
+    stems = "+".join(Path(c).stem for c in configs)
+    out = str(Path(args.out))
+    plans = []
+    common = {key: value for key, value in settings.items() if key not in SWEPT_KEYS}
+    sweep_settings = {"sweep.probe": not args.no_probe, "sweep.probe_rows": args.probe_rows}
+    if search:
+        space = load_search_space(args.space, list(settings))
+        for key in space:
+            if any(o[2:].split("=", 1)[0] == key for o in overrides):
+                raise SweepUsageError(f"--{key} is searched in {args.space}; drop the override")
+            common.pop(key, None)
+        sweep_settings.update(
+            {
+                "sweep.mode": "search",
+                "sweep.space": json.dumps(space, sort_keys=True),
+                "sweep.seeds": list(args.seeds),
+                "sweep.budget": args.budget,
+                "sweep.sampler": args.sampler,
+            }
+        )
+        suffix = "-search" if args.budget is None else f"-budget{args.budget:g}"
+        plans.append(
+            StudyPlan(
+                name=args.study or f"{args.name}{suffix}@{stems}",
+                method=f"{args.name} (search)",
+                kind="fairlit",
+                mode="search",
+                configs=configs,
+                overrides=tuple(overrides),
+                settings={**common, **sweep_settings},
+                out=out,
+                seeds=tuple(args.seeds),
+                probe=not args.no_probe,
+                probe_rows=args.probe_rows,
+                space=space,
+                n_trials=args.search,
+                budget=args.budget,
+                sampler=args.sampler,
+                sampler_seed=args.sampler_seed,
+            )
+        )
+    else:
+        plans.append(
+            StudyPlan(
+                name=args.study or f"{args.name}@{stems}",
+                method=args.name,
+                kind="fairlit",
+                mode="grid",
+                configs=configs,
+                overrides=tuple(overrides),
+                settings={**common, **sweep_settings, "sweep.mode": "grid"},
+                out=out,
+                param="gamma",
+                param_key="model.init_args.gamma",
+                values=tuple(args.gammas),
+                seeds=tuple(args.seeds),
+                probe=not args.no_probe,
+                probe_rows=args.probe_rows,
+            )
+        )
+    if args.peers:
+        peers = [p.strip() for p in args.peers.split(",") if p.strip()]
+        unknown = [p for p in peers if p not in PEER_METHODS]
+        if unknown:
+            raise SweepUsageError(
+                f"--peers: unknown peer {unknown[0]!r}; choose from {','.join(PEER_METHODS)}"
+            )
+        data = {k: v for k, v in settings.items() if k.startswith("data.") and k not in SWEPT_KEYS}
+        for peer in peers:
+            param, values = PEER_GRIDS[peer]
+            peer_settings = {**data, "sweep.peer": peer}
+            if peer == "adversarial":
+                peer_settings["sweep.peer_epochs"] = args.peer_epochs
+            plans.append(
+                StudyPlan(
+                    name=f"{peer}@{Path(configs[0]).stem}-{_short_hash(peer_settings)}",
+                    method=_PEER_LABELS.get(peer, peer),
+                    kind="peer",
+                    mode="grid",
+                    configs=configs,
+                    overrides=tuple(overrides),
+                    settings=peer_settings,
+                    out=out,
+                    param=param,
+                    values=tuple(values),
+                    seeds=tuple(args.seeds),
+                    peer=peer,
+                    peer_epochs=args.peer_epochs,
+                    needs_s=NEEDS_SENSITIVE_AT_PREDICTION[peer],
+                )
+            )
+    return plans
+
+
+def _report(storage_spec: str, out: Path) -> Any:
+    from fairlit.sweep.report import collect, write_reports
+    from fairlit.sweep.study import open_storage
+
+    results = collect(open_storage(storage_spec))
+    write_reports(results, out)
+    return results
+
+
+def _quiet_optuna() -> None:
+    import warnings
+
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+
+
+def _run(args: argparse.Namespace, overrides: list[str]) -> int:
+    _quiet_optuna()
+    from fairlit.sweep.study import count_trials, open_storage, prepare_study, run_plans
+    from fairlit.sweep.trials import SweepUsageError
+
+    out = Path(args.out)
+    if args.report:
+        if args.storage is None and not (out / "studies.db").is_file():
+            raise SweepUsageError(
+                f"--out {out}: no studies.db there; name the storage with --storage"
+            )
+        storage_spec = args.storage or _default_storage(out)
+        results = _report(storage_spec, out)
+        print(f"fairlit sweep: {len(results)} trial rows from {storage_spec}; report in {out}")
+        return 0
+    if not args.config:
+        raise SweepUsageError("--config is required (unless --report)")
+    plans = _plans(args, overrides)  # resolves the configuration: a bad key stops here
+    created = not out.exists()
+    storage_spec = args.storage or _default_storage(out)
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        storage = open_storage(storage_spec)
+        studies = [
+            prepare_study(plan, storage, args.storage or str(out / "studies.db")) for plan in plans
+        ]
+    except SweepUsageError:
+        if created:
+            import shutil
+
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+    status = 0
+    try:
+        run_plans(plans, storage_spec, workers=args.workers, progress=not args.no_progress)
+    except KeyboardInterrupt:
+        print("fairlit sweep: interrupted; rerun the same command to resume", file=sys.stderr)
+        status = 130
+    except SystemExit as err:
+        status = err.code if isinstance(err.code, int) else 1
+    results = _report(storage_spec, out)
+    lines = []
+    failed = 0
+    for plan, study in zip(plans, studies, strict=True):
+        counts = count_trials(study, plan)
+        failed += counts.failed
+        extra = f", {counts.failed} failed" if counts.failed else ""
+        extra += f", {counts.running} running elsewhere" if counts.running else ""
+        lines.append(
+            f"fairlit sweep: study '{plan.name}': {counts.done}/{counts.total} done{extra}"
+        )
+    lines.append(
+        f"fairlit sweep: {len(results)} trial rows; results {out / 'results.csv'}, summary "
+        f"{out / 'summary.md'}, plot {out / 'front.png'}"
+    )
+    if failed:
+        lines.append("fairlit sweep: rerun the same command to retry the failed points")
+    print("\n".join(lines), flush=True)
+    if status == 0 and failed:
+        status = 1
+    return status
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run ``fairlit sweep`` with ``argv`` (default: ``sys.argv[2:]``); exits with its status."""
+    from fairlit.sweep.trials import SweepUsageError
+
+    parser = build_parser()
+    args, overrides = parser.parse_known_args(list(sys.argv[2:] if argv is None else argv))
+    debug = args.debug or os.environ.get("FAIRLIT_DEBUG", "") not in ("", "0")
+    bad = [o for o in overrides if not o.startswith("--") or "=" not in o]
+    if bad:
+        parser.error(f"unexpected argument {bad[0]!r}; pass options to the runs as --key=value")
+    try:
+        status = _run(args, overrides)
+    except SweepUsageError as err:
+        if debug:
+            raise
+        _fail(str(err), 2)
+    except Exception as err:
+        if debug:
+            raise
+        first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        _fail(f"{type(err).__name__}: {first} (FAIRLIT_DEBUG=1 shows the traceback)", 1)
+    if status:
+        raise SystemExit(status)

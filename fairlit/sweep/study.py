@@ -1,0 +1,658 @@
+r"""Sweep orchestration on Optuna: one study per experiment, resumable, many workers.
+
+A :class:`StudyPlan` says what one Optuna study runs: a fairlit config over a
+grid of ``gamma`` x seeds (grid mode), a search over config keys (search mode,
+two objectives or one objective under a validation ΔDP budget), or one of
+fairlearn's peers over its parameter grid x seeds. :func:`prepare_study`
+creates or loads the study in the storage, refuses it when it was made with
+other settings (its fingerprint), and queues the grid points that have no
+finished trial; :func:`run_worker` takes queued points until none is left.
+Many workers, in one process tree (:func:`run_plans` with ``workers > 1``) or
+on many machines sharing one storage, each take a point exactly once: a
+queued trial is claimed atomically by the storage.
+
+Every trial is complete on its own: its user attributes hold the resolved
+configuration, the seed, the validation and test metrics, the probe results,
+the run folder, the wall time and the status. Objectives are **validation**
+metrics only: ``(val/accuracy, val/dp_difference)`` (maximise, minimise), or
+``val/accuracy`` with the constraint ``val/dp_difference <= budget``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import math
+import os
+import re
+import signal
+import time
+import traceback
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState
+
+from fairlit.sweep.trials import SweepUsageError, peer_point, train_point
+
+__all__ = [
+    "StudyPlan",
+    "TrialCounts",
+    "count_trials",
+    "open_storage",
+    "prepare_study",
+    "run_plans",
+    "run_worker",
+]
+
+#: Seconds between a running trial's heartbeats (database storages), and after which a trial
+#: whose heartbeat stopped counts as failed.
+HEARTBEAT_INTERVAL, GRACE_PERIOD = 10, 30
+
+_SEED_HIGH = 2**31 - 1
+_PARAM_HIGH = 1e9
+
+
+@dataclass(frozen=True)
+class StudyPlan:
+    """What one Optuna study runs.
+
+    Attributes:
+        name: The study's name in the storage.
+        method: The method's label in the reports (``sqnn``, ``fairlearn_expgrad``, ...).
+        kind: ``"fairlit"`` (a model trained from ``configs``) or ``"peer"`` (a
+            :mod:`fairlit.peers` method on the configs' splits).
+        mode: ``"grid"`` or ``"search"``.
+        configs: LightningCLI config files.
+        overrides: ``--key=value`` arguments for every point (swept keys excluded).
+        settings: The fingerprint: flat resolved settings the study must keep.
+        out: Output folder; trial run folders go to ``out/trials/<study>/<number>``.
+        param: Grid mode: the Optuna name of the swept parameter (``gamma``, ``eps``,
+            ``alpha``) or ``None`` (a peer without parameter).
+        param_key: The config key the grid parameter sets (fairlit) or ``None`` (peers).
+        values: Grid values of ``param``.
+        seeds: Seeds (grid: a grid axis; search: every trial runs all of them).
+        peer: Peer method name (``kind == "peer"``).
+        peer_epochs: Epochs of fairlearn's AdversarialFairnessClassifier.
+        probe: Probe the learned code (fairlit models).
+        probe_rows: Training rows the probes are fitted on (``None``: all).
+        space: Search mode: config key to its distribution spec (see
+            :func:`fairlit.sweep.space.load_search_space`).
+        n_trials: Search mode: the number of trials the study should hold.
+        budget: Search mode: maximise validation accuracy subject to validation ΔDP <= budget.
+        sampler: Search mode: ``"tpe"`` or ``"nsga2"``.
+        sampler_seed: Seed of the search sampler (worker ``i`` uses ``sampler_seed + i``).
+        needs_s: Whether the method needs ``s`` at prediction time.
+    """
+
+    name: str
+    method: str
+    kind: str
+    mode: str
+    configs: tuple[str, ...]
+    overrides: tuple[str, ...]
+    settings: Mapping[str, Any]
+    out: str
+    param: str | None = None
+    param_key: str | None = None
+    values: tuple[float, ...] = ()
+    seeds: tuple[int, ...] = (0,)
+    peer: str | None = None
+    peer_epochs: int = 10
+    probe: bool = True
+    probe_rows: int | None = None
+    space: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    n_trials: int = 0
+    budget: float | None = None
+    sampler: str = "tpe"
+    sampler_seed: int = 0
+    needs_s: bool = False
+
+    @property
+    def directions(self) -> list[str]:
+        """Maximise validation accuracy; minimise validation ΔDP unless it is a constraint."""
+        return ["maximize"] if self.budget is not None else ["maximize", "minimize"]
+
+    def points(self) -> list[dict[str, float]]:
+        """Grid mode: every point's Optuna parameters, seeds outermost."""
+        values: Sequence[float | None] = self.values if self.param else [None]
+        return [
+            {**({self.param: float(v)} if self.param else {}), "seed": int(s)}
+            for s in self.seeds
+            for v in values
+        ]
+
+    def describe(self, params: Mapping[str, Any]) -> str:
+        """``sqnn gamma=0.5 seed=0``: a point in words."""
+        return " ".join([self.method, *(f"{k}={_short(v)}" for k, v in params.items())])
+
+
+def _short(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _key(params: Mapping[str, Any]) -> tuple[tuple[str, float], ...]:
+    return tuple(sorted((k, round(float(v), 12)) for k, v in params.items()))
+
+
+def open_storage(spec: str) -> optuna.storages.BaseStorage:
+    """An Optuna storage from a URL or a journal-file path.
+
+    Args:
+        spec: A database URL (``sqlite:///path.db``, ``postgresql://user@host/db``, ...),
+            which gets heartbeats so that a trial of a killed worker is failed after
+            :data:`GRACE_PERIOD` seconds, or a file path, which becomes a
+            :class:`~optuna.storages.JournalStorage` journal file (for a shared file system).
+
+    Returns:
+        The storage.
+
+    Raises:
+        SweepUsageError: if the database cannot be opened (one line).
+    """
+    if "://" not in spec:
+        from optuna.storages.journal import JournalFileBackend
+
+        Path(spec).parent.mkdir(parents=True, exist_ok=True)
+        return optuna.storages.JournalStorage(JournalFileBackend(spec))
+    engine: dict[str, Any] = {}
+    if spec.startswith("sqlite"):
+        engine = {"connect_args": {"timeout": 120}}  # workers wait for each other's writes
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.storages.RDBStorage(
+                spec,
+                engine_kwargs=engine,
+                heartbeat_interval=HEARTBEAT_INTERVAL,
+                grace_period=GRACE_PERIOD,
+            )
+    except Exception as err:  # SQLAlchemy's errors are many and long
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise SweepUsageError(f"--storage {spec}: cannot open it: {first}") from err
+
+
+def _fingerprint(settings: Mapping[str, Any]) -> str:
+    text = json.dumps(settings, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    keys = sorted(set(old) | set(new))
+    said = []
+    for key in keys:
+        a, b = old.get(key, "(unset)"), new.get(key, "(unset)")
+        if json.dumps(a, sort_keys=True, default=str) != json.dumps(b, sort_keys=True, default=str):
+            said.append(
+                f"{key} is {json.dumps(a, default=str)} there, {json.dumps(b, default=str)} here"
+            )
+    return said
+
+
+def prepare_study(
+    plan: StudyPlan, storage: optuna.storages.BaseStorage, where: str
+) -> optuna.Study:
+    """Create or load ``plan``'s study, check its fingerprint, queue the missing grid points.
+
+    A grid point is queued when it has no complete trial and no trial waiting or
+    running (a running trial whose heartbeat stopped is failed first). Failed and
+    interrupted points are therefore run again; finished points never are.
+
+    Args:
+        plan: The study's plan.
+        storage: From :func:`open_storage`.
+        where: The storage as the user named it (for messages).
+
+    Returns:
+        The study.
+
+    Raises:
+        SweepUsageError: if the study exists with other settings or objectives (one line,
+            naming the keys that differ and their two values).
+    """
+    study = optuna.create_study(
+        study_name=plan.name, storage=storage, directions=plan.directions, load_if_exists=True
+    )
+    if [d.name.lower() for d in study.directions] != plan.directions:
+        raise SweepUsageError(
+            f"study '{plan.name}' in {where} has objectives {[d.name.lower() for d in study.directions]}, "
+            f"this command {plan.directions}; start a new study with --study NAME or another --out"
+        )
+    attrs = study.user_attrs
+    fingerprint = _fingerprint(plan.settings)
+    if "fairlit_fingerprint" not in attrs:
+        for key, value in {
+            "fairlit_fingerprint": fingerprint,
+            "fairlit_settings": dict(plan.settings),
+            "fairlit_overrides": list(plan.overrides),
+            "fairlit_configs": list(plan.configs),
+            "method": plan.method,
+            "kind": plan.kind,
+            "mode": plan.mode,
+            "param": plan.param,
+            "needs_s": plan.needs_s,
+            "budget": plan.budget,
+        }.items():
+            study.set_user_attr(key, value)
+    elif attrs["fairlit_fingerprint"] != fingerprint:
+        differ = _differences(attrs.get("fairlit_settings", {}), plan.settings)
+        shown = "; ".join(differ[:3]) + (f"; and {len(differ) - 3} more" if len(differ) > 3 else "")
+        raise SweepUsageError(
+            f"study '{plan.name}' in {where} was made with other settings: {shown or 'the fingerprint differs'}; "
+            "start a new study with --study NAME or another --out"
+        )
+    if plan.mode == "grid":
+        # A running trial whose heartbeat stopped (its worker was killed) becomes failed; storages
+        # without heartbeats (journal files) leave it running.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            optuna.storages.fail_stale_trials(study)
+        taken = {
+            _key(t.params or t.system_attrs.get("fixed_params", {}))
+            for t in study.get_trials(
+                deepcopy=False, states=(TrialState.COMPLETE, TrialState.WAITING, TrialState.RUNNING)
+            )
+        }
+        for point in plan.points():
+            if _key(point) not in taken:
+                study.enqueue_trial(point, user_attrs={"queued": True})
+    return study
+
+
+@dataclass
+class TrialCounts:
+    """Progress of one study towards its plan: points done, failed, running, in all."""
+
+    done: int = 0
+    failed: int = 0
+    running: int = 0
+    total: int = 0
+
+    def __add__(self, other: TrialCounts) -> TrialCounts:
+        return TrialCounts(
+            self.done + other.done,
+            self.failed + other.failed,
+            self.running + other.running,
+            self.total + other.total,
+        )
+
+
+def count_trials(study: optuna.Study, plan: StudyPlan) -> TrialCounts:
+    """How far ``study`` is with ``plan``'s points (grid) or trials (search)."""
+    trials = study.get_trials(deepcopy=False)
+    if plan.mode == "search":
+        by_state = [t.state for t in trials]
+        return TrialCounts(
+            done=min(plan.n_trials, by_state.count(TrialState.COMPLETE)),
+            failed=by_state.count(TrialState.FAIL),
+            running=by_state.count(TrialState.RUNNING),
+            total=plan.n_trials,
+        )
+    states: dict[tuple[tuple[str, float], ...], set[TrialState]] = {}
+    for trial in trials:
+        params = trial.params or trial.system_attrs.get("fixed_params", {})
+        states.setdefault(_key(params), set()).add(trial.state)
+    counts = TrialCounts(total=len(plan.points()))
+    for point in plan.points():
+        seen = states.get(_key(point), set())
+        if TrialState.COMPLETE in seen:
+            counts.done += 1
+        elif TrialState.RUNNING in seen:
+            counts.running += 1
+        elif TrialState.FAIL in seen and TrialState.WAITING not in seen:
+            counts.failed += 1
+    return counts
+
+
+class _Terminated(Exception):
+    """Raised inside a trial when the worker receives SIGTERM."""
+
+
+@dataclass
+class _WorkerState:
+    current: int | None = None  # number of the trial being run
+    in_objective: bool = False
+    terminated: bool = False
+
+
+@contextlib.contextmanager
+def _sigterm_fails_the_trial(state: _WorkerState) -> Iterator[None]:
+    """SIGTERM marks the running trial failed (it is run again on resume) and stops the worker."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        state.terminated = True
+        if state.in_objective:
+            raise _Terminated("terminated by SIGTERM")
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _run_dir(plan: StudyPlan, number: int) -> Path:
+    safe = re.sub(r"[^A-Za-z0-9_.@+-]", "_", plan.name)
+    return Path(plan.out) / "trials" / safe / str(number)
+
+
+def _suggest(trial: optuna.Trial, key: str, spec: Mapping[str, Any]) -> Any:
+    from fairlit.sweep.space import suggest
+
+    return suggest(trial, key, spec)
+
+
+def _objective(
+    plan: StudyPlan, study: optuna.Study, state: _WorkerState, report: Callable[[str], None]
+) -> Callable[[optuna.Trial], Sequence[float]]:
+    def objective(trial: optuna.Trial) -> Sequence[float]:
+        state.current = trial.number
+        if plan.mode == "grid":
+            if not trial.user_attrs.get("queued"):
+                # Another worker took the last queued point between our look and our ask.
+                raise optuna.TrialPruned("no queued point left")
+            params: dict[str, Any] = {}
+            if plan.param:
+                params[plan.param] = trial.suggest_float(plan.param, 0.0, _PARAM_HIGH)
+            params["seed"] = trial.suggest_int("seed", 0, _SEED_HIGH)
+            for other in study.get_trials(
+                deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING)
+            ):
+                if (
+                    other.number != trial.number
+                    and _key(other.params) == _key(params)
+                    and (other.state == TrialState.COMPLETE or other.number < trial.number)
+                ):
+                    trial.set_user_attr("duplicate_of", other.number)
+                    raise optuna.TrialPruned(f"point done by trial {other.number}")
+            seeds = [int(params["seed"])]
+            config_params = {plan.param_key: params[plan.param]} if plan.param_key else {}
+        else:
+            config_params = {key: _suggest(trial, key, spec) for key, spec in plan.space.items()}
+            params = dict(config_params)
+            seeds = list(plan.seeds)
+        run_dir = _run_dir(plan, trial.number)
+        trial.set_user_attr("method", plan.method)
+        if plan.kind == "fairlit":
+            trial.set_user_attr("run_dir", str(run_dir))
+        trial.set_user_attr(
+            "seed" if len(seeds) == 1 else "seeds", seeds[0] if len(seeds) == 1 else seeds
+        )
+        start = time.perf_counter()
+        state.in_objective = True
+        try:
+            per_seed = {}
+            for seed in seeds:
+                folder = run_dir if len(seeds) == 1 else run_dir / f"seed_{seed}"
+                if plan.kind == "peer":
+                    peer_param = params.get(plan.param) if plan.param else None
+                    per_seed[seed] = peer_point(
+                        plan.configs,
+                        plan.overrides,
+                        plan.peer or "",
+                        peer_param,
+                        seed,
+                        plan.peer_epochs,
+                    )
+                else:
+                    per_seed[seed] = train_point(
+                        plan.configs,
+                        plan.overrides,
+                        config_params,
+                        seed,
+                        run_dir=folder,
+                        probe=plan.probe,
+                        probe_rows=plan.probe_rows,
+                    )
+        except BaseException as err:
+            status = (
+                "interrupted"
+                if isinstance(err, _Terminated | KeyboardInterrupt | SystemExit)
+                else "failed"
+            )
+            trial.set_user_attr("status", status)
+            trial.set_user_attr("error", f"{type(err).__name__}: {err}"[:2000])
+            trial.set_user_attr("traceback", traceback.format_exc()[-20000:])
+            trial.set_user_attr("wall_time_s", time.perf_counter() - start)
+            report(
+                f"fairlit sweep: {status} trial {trial.number} ({plan.describe(params)}): {type(err).__name__}: {err}"
+            )
+            raise
+        finally:
+            state.in_objective = False
+        config = per_seed[seeds[0]].pop("config", None)
+        for values in per_seed.values():
+            values.pop("config", None)
+        metrics = {k: _mean([m.get(k) for m in per_seed.values()]) for k in per_seed[seeds[0]]}
+        if config is not None:
+            trial.set_user_attr("config", config)
+        for key, value in metrics.items():
+            trial.set_user_attr(key, value)
+        if len(seeds) > 1:
+            trial.set_user_attr("per_seed", {str(s): m for s, m in per_seed.items()})
+        trial.set_user_attr("wall_time_s", time.perf_counter() - start)
+        trial.set_user_attr("status", "ok")
+        accuracy, dp = metrics.get("val/accuracy"), metrics.get("val/dp_difference")
+        if accuracy is None or dp is None or math.isnan(accuracy) or math.isnan(dp):
+            raise RuntimeError("the run logged no val/accuracy or val/dp_difference")
+        if plan.budget is not None and hasattr(trial, "set_constraint"):  # Optuna >= 5
+            trial.set_constraint("val_dp_difference_minus_budget", dp - plan.budget)
+        return [accuracy] if plan.budget is not None else [accuracy, dp]
+
+    return objective
+
+
+def _mean(values: Sequence[Any]) -> float:
+    finite = [float(v) for v in values if v is not None and not math.isnan(float(v))]
+    return sum(finite) / len(finite) if finite else math.nan
+
+
+def _sampler(plan: StudyPlan, worker: int) -> optuna.samplers.BaseSampler:
+    if plan.mode == "grid":
+        # Grid points are queued trials; the sampler only ever sees a stray trial, pruned unsampled.
+        return optuna.samplers.RandomSampler(seed=plan.sampler_seed + worker)
+    constraints = None
+    if plan.budget is not None and not hasattr(optuna.trial.Trial, "set_constraint"):  # Optuna 4
+        budget = plan.budget
+
+        def constraints(trial: optuna.trial.FrozenTrial) -> list[float]:
+            dp = trial.user_attrs.get("val/dp_difference")
+            return [math.inf if dp is None or math.isnan(dp) else float(dp) - budget]
+
+    seed = plan.sampler_seed + worker
+    if plan.sampler == "nsga2":
+        return optuna.samplers.NSGAIISampler(seed=seed, constraints_func=constraints)
+    return optuna.samplers.TPESampler(seed=seed, constraints_func=constraints)
+
+
+def run_worker(
+    plans: Sequence[StudyPlan],
+    storage_spec: str,
+    worker: int = 0,
+    on_trial: Callable[[], None] | None = None,
+    report: Callable[[str], None] = print,
+) -> int:
+    """Take the plans' queued points (grid) or new trials (search) until none is left.
+
+    Args:
+        plans: The studies, prepared by :func:`prepare_study`.
+        storage_spec: See :func:`open_storage`.
+        worker: This worker's index (seeds the search samplers).
+        on_trial: Called after every trial (progress).
+        report: Prints a one-line message (a failed trial).
+
+    Returns:
+        0, or 143 if the worker was stopped by SIGTERM (the running trial is marked failed).
+    """
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # fairlit reports failures itself
+    storage = open_storage(storage_spec)
+    state = _WorkerState()
+    with _sigterm_fails_the_trial(state):
+        for plan in plans:
+            study = optuna.load_study(
+                study_name=plan.name, storage=storage, sampler=_sampler(plan, worker)
+            )
+            objective = _objective(plan, study, state, report)
+            failures = 0
+            while not state.terminated:
+                trials = study.get_trials(deepcopy=False)
+                if plan.mode == "grid":
+                    if not any(t.state == TrialState.WAITING for t in trials):
+                        break
+                else:
+                    counted = [
+                        t
+                        for t in trials
+                        if t.state in (TrialState.COMPLETE, TrialState.RUNNING, TrialState.WAITING)
+                    ]
+                    if len(counted) >= plan.n_trials:
+                        break
+                    if failures >= 3:
+                        report(
+                            f"fairlit sweep: study '{plan.name}': 3 trials in a row failed; stopping its search"
+                        )
+                        break
+                state.current = None
+                try:
+                    study.optimize(objective, n_trials=1, catch=(Exception,))
+                except BaseException:
+                    # Ctrl-C inside Lightning exits through SystemExit, which Optuna does not
+                    # catch: fail the trial, so a rerun takes it again.
+                    if state.current is not None:
+                        with contextlib.suppress(Exception):
+                            study.tell(state.current, state=TrialState.FAIL, skip_if_finished=True)
+                    raise
+                if state.current is not None:
+                    last = study.get_trials(deepcopy=False)[state.current]
+                    failures = failures + 1 if last.state == TrialState.FAIL else 0
+                if on_trial is not None:
+                    on_trial()
+            if state.terminated:
+                return 143
+    return 0
+
+
+def _worker_main(plans: Sequence[StudyPlan], storage_spec: str, worker: int, threads: int) -> None:
+    """Entry point of a worker process: limit the threads, run, exit with the worker's status."""
+    import sys
+
+    _limit_threads(threads)
+    try:
+        status = run_worker(
+            plans, storage_spec, worker, report=lambda m: print(m, file=sys.stderr, flush=True)
+        )
+    except KeyboardInterrupt:
+        status = 130
+    except SystemExit as err:
+        status = err.code if isinstance(err.code, int) else 1
+    sys.exit(status)
+
+
+def _limit_threads(threads: int) -> None:
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    torch.set_num_threads(threads)
+    threadpool_limits(limits=threads)
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[name] = str(threads)
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def run_plans(
+    plans: Sequence[StudyPlan],
+    storage_spec: str,
+    workers: int = 1,
+    progress: bool = True,
+) -> TrialCounts:
+    """Run prepared plans with ``workers`` processes, each with ``cores / workers`` torch threads.
+
+    One worker runs in this process; more are started as fresh (spawned) processes.
+    A progress bar counts the plans' points: done, failed, running, remaining.
+
+    Args:
+        plans: The studies, prepared by :func:`prepare_study`.
+        storage_spec: See :func:`open_storage`.
+        workers: Worker processes on this machine.
+        progress: Show the progress bar.
+
+    Returns:
+        The final counts over all plans.
+
+    Raises:
+        KeyboardInterrupt: on Ctrl-C (running trials are marked failed first).
+    """
+    import multiprocessing
+
+    from tqdm.auto import tqdm
+
+    storage = open_storage(storage_spec)
+    studies = [optuna.load_study(study_name=p.name, storage=storage) for p in plans]
+
+    def counts() -> TrialCounts:
+        total = TrialCounts()
+        for study, plan in zip(studies, plans, strict=True):
+            total = total + count_trials(study, plan)
+        return total
+
+    threads = max(1, _cores() // workers)
+    first = counts()
+    bar = tqdm(
+        total=first.total,
+        desc="fairlit sweep",
+        unit="trial",
+        disable=not progress,
+        dynamic_ncols=True,
+    )
+
+    def update() -> TrialCounts:
+        now = counts()
+        bar.n = now.done
+        bar.set_postfix_str(f"failed {now.failed}, running {now.running}", refresh=False)
+        bar.refresh()
+        return now
+
+    update()
+    try:
+        if workers == 1:
+            _limit_threads(threads)
+            status = run_worker(plans, storage_spec, 0, on_trial=update, report=bar.write)
+            if status:
+                raise SystemExit(status)
+        else:
+            context = multiprocessing.get_context("spawn")
+            processes = [
+                context.Process(target=_worker_main, args=(list(plans), storage_spec, i, threads))
+                for i in range(workers)
+            ]
+            for process in processes:
+                process.start()
+            try:
+                while any(p.is_alive() for p in processes):
+                    update()
+                    time.sleep(1.0)
+            finally:
+                for process in processes:
+                    process.join(timeout=60)
+            bad = [p.exitcode for p in processes if p.exitcode]
+            if bad:
+                raise SystemExit(max(bad))
+        return update()
+    finally:
+        bar.close()

@@ -1,0 +1,327 @@
+r"""One unit of sweep work, without Optuna: resolve a configuration, train a point, run a peer.
+
+:func:`resolve_settings` builds the LightningCLI once from the configs and the
+command-line overrides (nothing is trained) and returns the fully resolved
+configuration as flat ``dotted.key -> value`` settings, which the sweep
+records as the study's fingerprint. :func:`train_point` trains one fairlit
+model through the same configs as ``fairlit fit`` and returns its final
+validation and test metrics (and the probes of its code); :func:`peer_point`
+runs one of :mod:`fairlit.peers` on the same splits.
+
+Errors in the configuration raise :class:`SweepUsageError` with a single line.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import inspect
+import json
+import logging
+import re
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "SWEEP_KEYS_HINT",
+    "SWEPT_KEYS",
+    "SweepUsageError",
+    "flatten",
+    "format_value",
+    "peer_point",
+    "resolve_settings",
+    "train_point",
+]
+
+#: Config keys a sweep sets per point: they are left out of the study's fingerprint.
+SWEPT_KEYS = ("model.init_args.gamma", "seed_everything", "data.init_args.seed")
+
+#: Where to find the valid config keys, for messages.
+SWEEP_KEYS_HINT = "`fairlit fit --config ... --print_config` lists the keys"
+
+#: Overrides of every sweep point: the sweep records what it needs itself.
+QUIET = (
+    "--trainer.callbacks=null",  # per-epoch reports would drown the sweep's own output
+    "--trainer.enable_progress_bar=false",
+    "--trainer.enable_model_summary=false",
+    "--trainer.enable_checkpointing=false",
+    "--trainer.logger=false",
+    "--test_after_fit=false",
+)
+
+
+class SweepUsageError(ValueError):
+    """A sweep's arguments, configuration or search space are wrong; the message is one line."""
+
+
+def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested mappings to ``{"a.b.c": value}``; lists and scalars are leaves.
+
+    Example:
+        >>> flatten({"model": {"init_args": {"gamma": 0.5, "sizes": [64]}}})
+        {'model.init_args.gamma': 0.5, 'model.init_args.sizes': [64]}
+    """
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            flat.update(flatten(value, f"{name}."))
+        else:
+            flat[name] = dict(value) if isinstance(value, Mapping) else value
+    return flat
+
+
+def format_value(value: Any) -> str:
+    """A value as LightningCLI reads it on the command line (JSON for lists and dicts).
+
+    Example:
+        >>> format_value([128, 64]), format_value(0.5), format_value("sigmoid")
+        ('[128, 64]', '0.5', 'sigmoid')
+    """
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    if isinstance(value, int | float):
+        return repr(value)
+    return json.dumps(value)
+
+
+def _one_line(message: str) -> str:
+    """The most specific line of a jsonargparse error, with a close match where one exists."""
+    lines = [line.strip(" -") for line in str(message).splitlines() if line.strip()]
+    noise = (
+        "Does not validate",
+        "Subtypes:",
+        "Errors:",
+        "Given value",
+        "Expected a <class 'NoneType'>",
+    )
+    useful = [line for line in lines if not line.startswith(noise)]
+    head = re.match(r'Parser key "([^"]+)"', lines[0]) if lines else None
+    option = next(
+        (
+            re.search(r"Option '([^']+)' is not accepted", line)
+            for line in useful
+            if "is not accepted" in line
+        ),
+        None,
+    )
+    if option:
+        owner = next(
+            (re.search(r"class_path '([^']+)'", line) for line in useful if "class_path '" in line),
+            None,
+        )
+        hint = _closest_parameter(option.group(1), owner.group(1) if owner else None)
+        where = f"{head.group(1)}: " if head else ""
+        return f"{where}unknown option '{option.group(1)}'{hint}"
+    detail = useful[-1] if useful else str(message).strip()
+    if head and not detail.startswith("Parser key"):
+        return f"{head.group(1)}: {detail}"
+    return detail
+
+
+def _closest_parameter(name: str, class_path: str | None) -> str:
+    if not class_path:
+        return ""
+    module, _, attribute = class_path.rpartition(".")
+    try:
+        target = getattr(importlib.import_module(module), attribute)
+        choices = [
+            p for p in inspect.signature(target).parameters if p not in ("self", "args", "kwargs")
+        ]
+    except Exception:  # the hint is a courtesy; the error itself stands without it
+        return ""
+    close = difflib.get_close_matches(name, choices, n=1)
+    return f" of {attribute}; did you mean '{close[0]}'?" if close else f" of {attribute}"
+
+
+@contextmanager
+def quiet_lightning() -> Iterator[None]:
+    """Lightning's and Optuna's informational chatter and known warnings off, within the block."""
+    import pytorch_lightning  # noqa: F401  (its import sets its loggers' levels: set ours after)
+
+    names = ("pytorch_lightning", "lightning_fabric", "lightning.pytorch", "lightning.fabric")
+    loggers = [logging.getLogger(n) for n in names]
+    levels = [log.level for log in loggers]
+    for log in loggers:
+        log.setLevel(logging.WARNING)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="LightningCLI's args parameter")
+            warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+            warnings.filterwarnings("ignore", message=".*The number of training batches.*")
+            warnings.filterwarnings("ignore", message=".*isinstance\\(treespec, LeafSpec\\).*")
+            warnings.filterwarnings("ignore", message=".*skip_none parameter was deprecated.*")
+            warnings.filterwarnings("ignore", message=".*sync_dist=True.*")
+            yield
+    finally:
+        for log, level in zip(loggers, levels, strict=True):
+            log.setLevel(level)
+
+
+def _build(args: Sequence[str]) -> Any:
+    """Instantiate the CLI (no run, no config.yaml); configuration errors become one line."""
+    import argparse
+
+    from fairlit.cli import build_cli
+
+    try:
+        return build_cli(
+            list(args), save_config_callback=None, parser_kwargs={"exit_on_error": False}
+        )
+    except argparse.ArgumentError as err:
+        raise SweepUsageError(_one_line(str(err))) from err
+
+
+def _config_args(configs: Sequence[str]) -> list[str]:
+    return [arg for config in configs for arg in ("--config", str(config))]
+
+
+def resolve_settings(
+    configs: Sequence[str], overrides: Sequence[str] = ()
+) -> tuple[dict[str, Any], str]:
+    """The fully resolved configuration of ``configs`` with ``overrides``, nothing trained.
+
+    Args:
+        configs: LightningCLI config files, composed in order.
+        overrides: ``--key=value`` arguments given to every point.
+
+    Returns:
+        ``(settings, yaml_text)``: the flat ``dotted.key -> value`` settings (see
+        :func:`flatten`) and the same configuration as YAML.
+
+    Raises:
+        SweepUsageError: for a missing file, an unknown key or an invalid value (one line).
+    """
+    import yaml
+
+    for config in configs:
+        if not Path(config).is_file():
+            raise SweepUsageError(f"--config {config}: no such file")
+    with quiet_lightning():
+        cli = _build([*_config_args(configs), *QUIET, *overrides])
+    text = cli.parser.dump(cli.config, skip_none=False)
+    return flatten(yaml.safe_load(text)), text
+
+
+def _sweep_args(params: Mapping[str, Any], seed: int) -> list[str]:
+    args = [f"--{key}={format_value(value)}" for key, value in params.items()]
+    return [*args, f"--seed_everything={seed}", f"--data.init_args.seed={seed}"]
+
+
+def train_point(
+    configs: Sequence[str],
+    overrides: Sequence[str],
+    params: Mapping[str, Any],
+    seed: int,
+    run_dir: str | Path | None = None,
+    probe: bool = True,
+    probe_rows: int | None = None,
+) -> dict[str, Any]:
+    """Train one fairlit model and return its final validation and test metrics.
+
+    The configs are composed as by ``fairlit fit``, with the configs' callbacks,
+    progress bar and checkpointing off; ``params`` (e.g. ``{"model.init_args.gamma": 0.5}``)
+    and ``seed`` (``seed_everything`` and the data split's seed) are set on top of
+    ``overrides``. After ``fit`` the final weights are validated and tested, so
+    both metric sets belong to the same weights.
+
+    Args:
+        configs: LightningCLI config files.
+        overrides: ``--key=value`` arguments for every point.
+        params: The point's swept config keys and values.
+        seed: The point's seed.
+        run_dir: If given: ``metrics.csv`` (CSVLogger), ``config.yaml`` and the final
+            checkpoint ``model.ckpt`` go here.
+        probe: Probe the learned code with external classifiers
+            (:func:`fairlit.probes.probe_representation`; reported, never selected on).
+        probe_rows: Fit the probes on a seeded subsample of this many training rows.
+
+    Returns:
+        ``val/<metric>`` and ``test/<metric>`` as logged by the model, ``probe/<...>`` if
+        ``probe``, and ``config`` (the resolved configuration as YAML).
+
+    Raises:
+        SweepUsageError: for a configuration error (one line).
+    """
+    import numpy as np
+
+    from fairlit.probes import encode_dataset, probe_representation
+
+    logger: list[str] = []
+    if run_dir is not None:
+        run_dir = Path(run_dir)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        spec = {
+            "class_path": "pytorch_lightning.loggers.CSVLogger",
+            "init_args": {"save_dir": str(run_dir), "name": "", "version": ""},
+        }
+        logger = [f"--trainer.logger={json.dumps(spec)}"]
+    with quiet_lightning():
+        cli = _build(
+            [*_config_args(configs), *QUIET, *overrides, *logger, *_sweep_args(params, seed)]
+        )
+        config_text = cli.parser.dump(cli.config, skip_none=False)
+        trainer, model, dm = cli.trainer, cli.model, cli.datamodule
+        trainer.fit(model, datamodule=dm)
+        [val] = trainer.validate(model, datamodule=dm, verbose=False)
+        [test] = trainer.test(model, datamodule=dm, verbose=False)
+        if run_dir is not None:
+            (run_dir / "config.yaml").write_text(config_text)
+            trainer.save_checkpoint(run_dir / "model.ckpt")
+    row: dict[str, Any] = {k: float(v) for k, v in {**val, **test}.items()}
+    if probe:
+        train = encode_dataset(model, dm.train_dataset, seed=seed).numpy()
+        tested = encode_dataset(model, dm.test_dataset, seed=seed).numpy()
+        rows = np.arange(len(train))
+        if probe_rows is not None and probe_rows < len(rows):
+            rows = np.sort(np.random.default_rng(seed).choice(rows, probe_rows, replace=False))
+        row.update(
+            probe_representation(
+                train[rows],
+                dm.train_dataset.y.numpy()[rows],
+                dm.train_dataset.s.numpy()[rows],
+                tested,
+                dm.test_dataset.y.numpy(),
+                dm.test_dataset.s.numpy(),
+                seed=seed,
+            )
+        )
+    row["config"] = config_text
+    return row
+
+
+def peer_point(
+    configs: Sequence[str],
+    overrides: Sequence[str],
+    method: str,
+    param: float | None,
+    seed: int,
+    epochs: int = 10,
+) -> dict[str, Any]:
+    """Run one peer of :mod:`fairlit.peers` on the splits of ``configs`` at ``seed``.
+
+    Args:
+        configs: LightningCLI config files (their DataModule gives the splits).
+        overrides: ``--key=value`` arguments for every point.
+        method: A name of :data:`fairlit.peers.PEER_METHODS`.
+        param: The peer's parameter (see :func:`fairlit.peers.run_peer`).
+        seed: Seed of the data split and of the peer.
+        epochs: Training epochs of fairlearn's AdversarialFairnessClassifier.
+
+    Returns:
+        ``val/<metric>`` and ``test/<metric>`` (accuracy, auc, dp_difference, eo_difference).
+
+    Raises:
+        SweepUsageError: for a configuration error (one line).
+    """
+    from fairlit.peers import run_peer
+
+    with quiet_lightning():
+        cli = _build([*_config_args(configs), *QUIET, *overrides, f"--data.init_args.seed={seed}"])
+        result = run_peer(cli.datamodule, method, param, seed=seed, epochs=epochs)
+    return {k: v for k, v in result.items() if k.startswith(("val/", "test/"))}
