@@ -1,9 +1,13 @@
-"""Copy results/<dataset>/summary.md into the README between the results markers.
+"""Rebuild results/<dataset>/ from its Optuna storage and copy the summaries into the README.
 
 Run after ``bash benchmarks/paper_sweeps.sh``: ``python benchmarks/readme_results.py``.
-No number in the README's results section is typed by hand.
+Each ``results/<dataset>/studies.db`` is reported with ``fairlit sweep --report`` (settings
+chosen on validation, test reported), then the summaries go between the README's results
+markers. No number in the README's results section is typed by hand.
 """
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -25,10 +29,10 @@ TITLES = {
 def _unregularized(path: Path) -> str:
     """One sentence comparing the invariance of the gamma-0 representations."""
     results = pd.read_csv(path)
-    ok = results[(results["status"] == "ok") & (results["param"].astype(str) == "0.0")]
-    mean = ok.groupby("method")[["accuracy", "probe/best_s_auc"]].mean()
+    ok = results[(results["state"] == "complete") & (results["param"] == 0.0)]
+    mean = ok.groupby("method")[["test/accuracy", "probe/best_s_auc"]].mean()
     said = [
-        f"{label} {mean.loc[m, 'probe/best_s_auc']:.3f} (test accuracy {mean.loc[m, 'accuracy']:.3f})"
+        f"{label} {mean.loc[m, 'probe/best_s_auc']:.3f} (test accuracy {mean.loc[m, 'test/accuracy']:.3f})"
         for m, label in (
             ("full_precision", "full-precision hidden layer"),
             ("sqnn", "SQNN binary code"),
@@ -46,7 +50,7 @@ def _majority(name: str, path: Path) -> str:
     """The accuracy of a constant prediction, which has ΔDP 0, on the sweep's test splits."""
     import fairlit.data
 
-    seeds = sorted(pd.read_csv(path)["seed"].unique())
+    seeds = sorted(pd.read_csv(path)["seed"].dropna().unique())
     rates = []
     for seed in seeds:
         dm = getattr(fairlit.data, MODULES[name])(seed=int(seed))
@@ -62,7 +66,13 @@ def _majority(name: str, path: Path) -> str:
 def main() -> None:
     parts = [START]
     for name, title in TITLES.items():
-        summary = ROOT / "results" / name / "summary.md"
+        folder = ROOT / "results" / name
+        if (folder / "studies.db").exists():
+            subprocess.run(
+                [sys.executable, "-m", "fairlit", "sweep", "--report", "--out", str(folder)],
+                check=True,
+            )
+        summary = folder / "summary.md"
         if summary.exists():
             parts += [
                 f"**{title}** ([plot](results/{name}/front.png))",
