@@ -36,6 +36,10 @@ GERMAN = str(ROOT / "configs" / "german.yaml")
 TINY = ["--trainer.max_epochs=1", "--no_progress", "--no_probe"]
 
 
+def _sweep(out: Path, *extra: str) -> None:
+    main(["sweep", "--config", GERMAN, "--out", str(out), *extra])
+
+
 def _trials(out: Path, study: str = "sqnn@german") -> list[optuna.trial.FrozenTrial]:
     storage = f"sqlite:///{out / 'studies.db'}"
     return optuna.load_study(study_name=study, storage=storage).get_trials()
@@ -203,22 +207,16 @@ def test_grid_sweep_records_complete_trials_resumes_extends_and_refuses_changes(
     # The same command again trains nothing; a wider grid trains only the new point.
     main([*args, "--trainer.max_epochs=1", "--no_progress", "--probe_rows", "100"])
     assert len(_trials(out)) == 2
-    main(
-        [
-            "sweep",
-            "--config",
-            GERMAN,
-            "--out",
-            str(out),
-            "--gammas",
-            "0,0.5,0.9",
-            "--seeds",
-            "0",
-            "--trainer.max_epochs=1",
-            "--no_progress",
-            "--probe_rows",
-            "100",
-        ]
+    _sweep(
+        out,
+        "--gammas",
+        "0,0.5,0.9",
+        "--seeds",
+        "0",
+        "--trainer.max_epochs=1",
+        "--no_progress",
+        "--probe_rows",
+        "100",
     )
     trials = _trials(out)
     assert len(trials) == 3 and _points(trials) == [(0.0, 0), (0.5, 0), (0.9, 0)]
@@ -354,20 +352,7 @@ def test_sigterm_fails_the_running_trial_and_a_rerun_finishes_each_point_once(tm
 
 def test_two_workers_complete_a_grid_each_point_once(tmp_path):
     out = tmp_path / "sw"
-    main(
-        [
-            "sweep",
-            "--config",
-            GERMAN,
-            "--out",
-            str(out),
-            "--gammas",
-            "0,0.3,0.6,0.9",
-            "--workers",
-            "2",
-            *TINY,
-        ]
-    )
+    _sweep(out, "--gammas", "0,0.3,0.6,0.9", "--workers", "2", *TINY)
     trials = _trials(out)
     complete = _points(trials)
     assert complete == [(0.0, 0), (0.3, 0), (0.6, 0), (0.9, 0)]
@@ -383,22 +368,7 @@ def test_constrained_search_never_reports_a_trial_over_budget_as_feasible(tmp_pa
     )
     out = tmp_path / "search"
     budget = 0.02
-    main(
-        [
-            "sweep",
-            "--config",
-            GERMAN,
-            "--out",
-            str(out),
-            "--search",
-            "4",
-            "--space",
-            str(space),
-            "--budget",
-            str(budget),
-            *TINY,
-        ]
-    )
+    _sweep(out, "--search", "4", "--space", str(space), "--budget", str(budget), *TINY)
     results = pd.read_csv(out / "results.csv")
     assert len(results) == 4 and set(results["state"]) == {"complete"}
     assert results["feasible"].any()  # German at one epoch: mostly near-constant, fair models
@@ -422,22 +392,7 @@ def test_constrained_search_never_reports_a_trial_over_budget_as_feasible(tmp_pa
 def test_peers_are_studies_of_their_own_and_journal_storage_works(tmp_path):
     out = tmp_path / "sw"
     journal = tmp_path / "shared" / "journal.log"
-    main(
-        [
-            "sweep",
-            "--config",
-            GERMAN,
-            "--out",
-            str(out),
-            "--gammas",
-            "0.5",
-            "--peers",
-            "logreg",
-            "--storage",
-            str(journal),
-            *TINY,
-        ]
-    )
+    _sweep(out, "--gammas", "0.5", "--peers", "logreg", "--storage", str(journal), *TINY)
     storage = study_module.open_storage(str(journal))
     names = optuna.get_all_study_names(storage)
     assert "sqnn@german" in names and any(n.startswith("logreg@german-") for n in names)

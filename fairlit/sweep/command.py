@@ -43,22 +43,19 @@ def _fail(message: str, status: int) -> NoReturn:
     raise SystemExit(status)
 
 
-def _floats(text: str) -> list[float]:
-    try:
-        return [float(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated numbers, got {text!r}"
-        ) from None
+def _comma_list(cast: type, what: str) -> Any:
+    def parse(text: str) -> list[Any]:
+        try:
+            return [cast(v) for v in text.split(",") if v.strip()]
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected comma-separated {what}, got {text!r}"
+            ) from None
+
+    return parse
 
 
-def _ints(text: str) -> list[int]:
-    try:
-        return [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated integers, got {text!r}"
-        ) from None
+_floats, _ints = _comma_list(float, "numbers"), _comma_list(int, "integers")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -197,8 +194,6 @@ def _plans(args: argparse.Namespace, overrides: list[str]) -> list[Any]:
         raise SweepUsageError(f"--search must be a positive number of trials, got {args.search}")
     if args.budget is not None and not 0 <= args.budget <= 1:
         raise SweepUsageError(f"--budget is a ΔDP in [0, 1], got {args.budget}")
-    if args.workers < 1:
-        raise SweepUsageError(f"--workers must be at least 1, got {args.workers}")
     if not args.seeds or any(s < 0 for s in args.seeds):
         raise SweepUsageError(f"--seeds must be non-negative integers, got {args.seeds}")
     if not search and (not args.gammas or any(not 0 <= g <= 1 for g in args.gammas)):
@@ -326,7 +321,13 @@ def _quiet_optuna() -> None:
 
 def _run(args: argparse.Namespace, overrides: list[str]) -> int:
     _quiet_optuna()
-    from fairlit.sweep.study import count_trials, open_storage, prepare_study, run_plans
+    from fairlit.sweep.study import (
+        WorkerPool,
+        count_trials,
+        open_storage,
+        prepare_study,
+        run_plans,
+    )
     from fairlit.sweep.trials import SweepUsageError
 
     out = Path(args.out)
@@ -341,16 +342,20 @@ def _run(args: argparse.Namespace, overrides: list[str]) -> int:
         return 0
     if not args.config:
         raise SweepUsageError("--config is required (unless --report)")
-    plans = _plans(args, overrides)  # resolves the configuration: a bad key stops here
+    if args.workers < 1:
+        raise SweepUsageError(f"--workers must be at least 1, got {args.workers}")
+    # The other workers start now and import while this process resolves the configuration.
+    pool = WorkerPool(args.workers)
     created = not out.exists()
-    storage_spec = args.storage or _default_storage(out)
-    out.mkdir(parents=True, exist_ok=True)
     try:
+        plans = _plans(args, overrides)  # resolves the configuration: a bad key stops here
+        storage_spec = args.storage or _default_storage(out)
+        out.mkdir(parents=True, exist_ok=True)
         storage = open_storage(storage_spec)
-        studies = [
-            prepare_study(plan, storage, args.storage or str(out / "studies.db")) for plan in plans
-        ]
-    except SweepUsageError:
+        where = args.storage or str(out / "studies.db")
+        studies = [prepare_study(plan, storage, where) for plan in plans]
+    except BaseException:
+        pool.cancel()
         if created:
             import shutil
 
@@ -358,7 +363,7 @@ def _run(args: argparse.Namespace, overrides: list[str]) -> int:
         raise
     status = 0
     try:
-        run_plans(plans, storage_spec, workers=args.workers, progress=not args.no_progress)
+        run_plans(plans, storage_spec, args.workers, not args.no_progress, pool)
     except KeyboardInterrupt:
         print("fairlit sweep: interrupted; rerun the same command to resume", file=sys.stderr)
         status = 130

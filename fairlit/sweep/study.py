@@ -43,6 +43,7 @@ from fairlit.sweep.trials import SweepUsageError, peer_point, train_point
 __all__ = [
     "StudyPlan",
     "TrialCounts",
+    "WorkerPool",
     "count_trials",
     "open_storage",
     "prepare_study",
@@ -424,8 +425,9 @@ def _objective(
             trial.set_user_attr("error", f"{type(err).__name__}: {err}"[:2000])
             trial.set_user_attr("traceback", traceback.format_exc()[-20000:])
             trial.set_user_attr("wall_time_s", time.perf_counter() - start)
+            reason = "" if status == "interrupted" else f": {type(err).__name__}: {err}"
             report(
-                f"fairlit sweep: {status} trial {trial.number} ({plan.describe(params)}): {type(err).__name__}: {err}"
+                f"fairlit sweep: {status} trial {trial.number} ({plan.describe(params)}){reason}"
             )
             raise
         finally:
@@ -525,12 +527,14 @@ def run_worker(
                 state.current = None
                 try:
                     study.optimize(objective, n_trials=1, catch=(Exception,))
-                except BaseException:
+                except BaseException as err:
                     # Ctrl-C inside Lightning exits through SystemExit, which Optuna does not
                     # catch: fail the trial, so a rerun takes it again.
                     if state.current is not None:
                         with contextlib.suppress(Exception):
                             study.tell(state.current, state=TrialState.FAIL, skip_if_finished=True)
+                    if isinstance(err, SystemExit):
+                        raise KeyboardInterrupt from err
                     raise
                 if state.current is not None:
                     last = study.get_trials(deepcopy=False)[state.current]
@@ -542,12 +546,24 @@ def run_worker(
     return 0
 
 
-def _worker_main(plans: Sequence[StudyPlan], storage_spec: str, worker: int, threads: int) -> None:
-    """Entry point of a worker process: limit the threads, run, exit with the worker's status."""
+def _worker_main(jobs: Any, worker: int, threads: int) -> None:
+    """Entry point of a worker process: import, wait for the plans, run, exit with its status.
+
+    The process starts before the plans are known, so its imports overlap with the parent
+    resolving the configuration; ``None`` from ``jobs`` sends it home.
+    """
     import sys
 
-    _limit_threads(threads)
     try:
+        _limit_threads(threads)
+        import pytorch_lightning  # noqa: F401  (the heavy imports, while the parent prepares)
+
+        import fairlit.sweep.trials  # noqa: F401
+
+        job = jobs.get()
+        if job is None:
+            sys.exit(0)
+        plans, storage_spec = job
         status = run_worker(
             plans, storage_spec, worker, report=lambda m: print(m, file=sys.stderr, flush=True)
         )
@@ -556,6 +572,44 @@ def _worker_main(plans: Sequence[StudyPlan], storage_spec: str, worker: int, thr
     except SystemExit as err:
         status = err.code if isinstance(err.code, int) else 1
     sys.exit(status)
+
+
+class WorkerPool:
+    """``count - 1`` worker processes started early; this process is worker 0.
+
+    Each is a fresh (spawned) process with ``cores / count`` torch threads that imports
+    while this process resolves the configuration and prepares the studies; :meth:`start`
+    hands them the plans, :meth:`cancel` sends them home.
+
+    Args:
+        count: Workers in all, this process included.
+    """
+
+    def __init__(self, count: int) -> None:
+        import multiprocessing
+
+        context = multiprocessing.get_context("spawn")
+        self.threads = max(1, _cores() // count)
+        self.queues = [context.SimpleQueue() for _ in range(1, count)]
+        self.processes = [
+            context.Process(target=_worker_main, args=(queue, i, self.threads), daemon=False)
+            for i, queue in enumerate(self.queues, start=1)
+        ]
+        for process in self.processes:
+            process.start()
+
+    def start(self, plans: Sequence[StudyPlan], storage_spec: str) -> None:
+        """Hand every waiting worker the prepared plans."""
+        for queue in self.queues:
+            queue.put((list(plans), storage_spec))
+
+    def cancel(self) -> None:
+        """Send the workers home without work, and wait for them."""
+        for queue, process in zip(self.queues, self.processes, strict=True):
+            if process.is_alive():
+                queue.put(None)
+        for process in self.processes:
+            process.join(timeout=60)
 
 
 def _limit_threads(threads: int) -> None:
@@ -580,10 +634,11 @@ def run_plans(
     storage_spec: str,
     workers: int = 1,
     progress: bool = True,
+    pool: WorkerPool | None = None,
 ) -> TrialCounts:
     """Run prepared plans with ``workers`` processes, each with ``cores / workers`` torch threads.
 
-    One worker runs in this process; more are started as fresh (spawned) processes.
+    This process is the first worker; the others are started as fresh (spawned) processes.
     A progress bar counts the plans' points: done, failed, running, remaining.
 
     Args:
@@ -591,6 +646,7 @@ def run_plans(
         storage_spec: See :func:`open_storage`.
         workers: Worker processes on this machine.
         progress: Show the progress bar.
+        pool: Workers started earlier (:class:`WorkerPool` of ``workers``); ``None`` starts them.
 
     Returns:
         The final counts over all plans.
@@ -598,8 +654,6 @@ def run_plans(
     Raises:
         KeyboardInterrupt: on Ctrl-C (running trials are marked failed first).
     """
-    import multiprocessing
-
     from tqdm.auto import tqdm
 
     storage = open_storage(storage_spec)
@@ -611,7 +665,6 @@ def run_plans(
             total = total + count_trials(study, plan)
         return total
 
-    threads = max(1, _cores() // workers)
     first = counts()
     bar = tqdm(
         total=first.total,
@@ -629,30 +682,32 @@ def run_plans(
         return now
 
     update()
+    pool = pool or WorkerPool(workers)
+    processes = pool.processes
     try:
-        if workers == 1:
-            _limit_threads(threads)
-            status = run_worker(plans, storage_spec, 0, on_trial=update, report=bar.write)
-            if status:
-                raise SystemExit(status)
-        else:
-            context = multiprocessing.get_context("spawn")
-            processes = [
-                context.Process(target=_worker_main, args=(list(plans), storage_spec, i, threads))
-                for i in range(workers)
-            ]
-            for process in processes:
-                process.start()
-            try:
-                while any(p.is_alive() for p in processes):
-                    update()
-                    time.sleep(1.0)
-            finally:
-                for process in processes:
-                    process.join(timeout=60)
-            bad = [p.exitcode for p in processes if p.exitcode]
-            if bad:
-                raise SystemExit(max(bad))
+        pool.start(plans, storage_spec)
+        _limit_threads(pool.threads)
+        status = run_worker(plans, storage_spec, 0, on_trial=update, report=bar.write)
+        if status:  # SIGTERM: the other workers fail their running trials and stop too
+            _stop(processes)
+        while any(p.is_alive() for p in processes):
+            update()
+            time.sleep(1.0)
+        bad = [p.exitcode for p in processes if p.exitcode]
+        if status or bad:
+            raise SystemExit(max([status, *bad]))
         return update()
+    except BaseException:
+        _stop(processes)
+        raise
     finally:
+        for process in processes:
+            process.join(timeout=60)
         bar.close()
+
+
+def _stop(processes: Sequence[Any]) -> None:
+    """SIGTERM to the running worker processes: each fails its running trial and exits."""
+    for process in processes:
+        if process.pid is not None and process.is_alive():
+            process.terminate()
