@@ -6,12 +6,12 @@
 # results/<dataset>/studies.db: rerunning resumes, and the selection in the
 # report reads validation metrics only.
 #   bash benchmarks/paper_sweeps.sh [adult compas german]
-# SEEDS (default 0,1,2) and WORKERS (default 2, each with cores/WORKERS torch threads)
+# SEEDS (default 0,1,2,3,4) and WORKERS (default 2, each with cores/WORKERS torch threads)
 # can be set in the environment. Then: python benchmarks/readme_results.py
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
-SEEDS=${SEEDS:-0,1,2}
+SEEDS=${SEEDS:-0,1,2,3,4}
 WORKERS=${WORKERS:-2}
 GAMMAS=${GAMMAS:-$(python -c "print(','.join(str(round(0.05 * i, 2)) for i in range(21)))")}
 for dataset in "${@:-adult compas german}"; do

@@ -7,7 +7,14 @@ The baselines of the paper's comparison that are not fairlit models:
   :class:`~fairlearn.reductions.DemographicParity` constraint (``difference_bound=eps``) around
   logistic regression;
 * ``"adversarial"``: fairlearn's :class:`~fairlearn.adversarial.AdversarialFairnessClassifier`
-  (Zhang et al., 2018) with the torch backend.
+  (Zhang et al., 2018) with the torch backend;
+* ``"hgb"``: plain scikit-learn :class:`~sklearn.ensemble.HistGradientBoostingClassifier`;
+* ``"expgrad_hgb"``: ExponentiatedGradient as ``"expgrad"``, around gradient boosting (slow: about
+  a minute per fit on Adult);
+* ``"threshold"`` and ``"threshold_hgb"``: fairlearn's
+  :class:`~fairlearn.postprocessing.ThresholdOptimizer` (Hardt et al., 2016) with
+  ``constraints="demographic_parity"`` and tolerance ``tol``, around logistic regression or
+  gradient boosting. It picks a threshold per group, so it **needs ``s`` at prediction time**.
 
 Each is fitted on the datamodule's ``train_dataset`` and scored on its ``val_dataset`` (keys
 ``val/...``, for choosing a setting) and its ``test_dataset`` (keys ``test/...``, for the report)
@@ -15,8 +22,8 @@ with the same functions the LightningModule logs:
 :func:`fairlit.metrics.functional.demographic_parity_difference` and
 :func:`~fairlit.metrics.functional.equalized_odds_difference` on the hard predictions, so the
 numbers are directly comparable to ``val/dp_difference`` and ``test/dp_difference``.
-None of them needs the sensitive attribute at prediction time
-(:data:`NEEDS_SENSITIVE_AT_PREDICTION`).
+:data:`NEEDS_SENSITIVE_AT_PREDICTION` says which methods need the sensitive attribute when they
+predict (only the threshold optimizers).
 
 Example:
     >>> from fairlit.data import GermanDataModule
@@ -29,29 +36,51 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 import torch
+from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
 from fairlit.metrics.functional import demographic_parity_difference, equalized_odds_difference
 
 __all__ = [
+    "DEFAULT_PEERS",
     "NEEDS_SENSITIVE_AT_PREDICTION",
     "PEER_GRIDS",
     "PEER_METHODS",
     "run_adversarial_fairness",
     "run_exponentiated_gradient",
+    "run_gradient_boosting",
     "run_logistic_regression",
     "run_peer",
     "run_peers",
+    "run_threshold_optimizer",
 ]
 
 #: The method names accepted by :func:`run_peers`, in run order.
-PEER_METHODS: tuple[str, ...] = ("logreg", "expgrad", "adversarial")
+PEER_METHODS: tuple[str, ...] = (
+    "logreg",
+    "expgrad",
+    "adversarial",
+    "hgb",
+    "expgrad_hgb",
+    "threshold",
+    "threshold_hgb",
+)
+
+#: The peers ``fairlit sweep --peers`` runs when none is named (all but the slow ``expgrad_hgb``).
+DEFAULT_PEERS: tuple[str, ...] = (
+    "logreg",
+    "expgrad",
+    "adversarial",
+    "hgb",
+    "threshold",
+    "threshold_hgb",
+)
 
 #: Default parameter grid of each peer: its parameter's name and values (``None``: no parameter).
 PEER_GRIDS: dict[str, tuple[str | None, tuple[float, ...]]] = {
@@ -61,6 +90,10 @@ PEER_GRIDS: dict[str, tuple[str | None, tuple[float, ...]]] = {
         (0.001, 0.002, 0.005, 0.01, 0.015, 0.02, 0.03, 0.04, 0.05, 0.07, 0.1),
     ),
     "adversarial": ("alpha", (0.1, 0.3, 1.0, 3.0, 10.0)),
+    "hgb": (None, ()),
+    "expgrad_hgb": ("eps", (0.001, 0.005, 0.01, 0.02, 0.03, 0.05, 0.07, 0.1)),
+    "threshold": ("tol", (0.0, 0.005, 0.01, 0.02, 0.03, 0.05, 0.07, 0.1)),
+    "threshold_hgb": ("tol", (0.0, 0.005, 0.01, 0.02, 0.03, 0.05, 0.07, 0.1)),
 }
 
 #: Whether a method needs the sensitive attribute ``s`` as an input when it predicts. fairlit's
@@ -69,6 +102,10 @@ NEEDS_SENSITIVE_AT_PREDICTION: dict[str, bool] = {
     "logreg": False,
     "expgrad": False,
     "adversarial": False,
+    "hgb": False,
+    "expgrad_hgb": False,
+    "threshold": True,
+    "threshold_hgb": True,
 }
 
 
@@ -135,16 +172,31 @@ def _score(
     param: float | None,
     seed: int,
     splits: _Splits,
-    predict: Any,
-    score: Any,
+    predict: Callable[[_Split], np.ndarray],
+    score: Callable[[_Split], np.ndarray | None],
 ) -> dict[str, Any]:
-    """The result dict: identity, then the validation and the test metrics."""
+    """The result dict: identity, then the validation and the test metrics.
+
+    ``predict`` and ``score`` receive a whole split, so a method may read its ``s``.
+    """
     result: dict[str, Any] = {"method": method, "param": param, "seed": seed}
     for prefix, split in (("val", splits.val), ("test", splits.test)):
         result.update(
-            _split_metrics(prefix, split, splits.num_groups, predict(split.x), score(split.x))
+            _split_metrics(prefix, split, splits.num_groups, predict(split), score(split))
         )
     return result
+
+
+_BASES = ("logreg", "hgb")
+
+
+def _base_estimator(base: str, seed: int) -> Any:
+    """``LogisticRegression(max_iter=1000)`` or ``HistGradientBoostingClassifier()``, seeded."""
+    if base == "logreg":
+        return LogisticRegression(max_iter=1000, random_state=seed)
+    if base == "hgb":
+        return HistGradientBoostingClassifier(random_state=seed)
+    raise ValueError(f"unknown base estimator {base!r}; choose from {list(_BASES)}.")
 
 
 def _check_seed(seed: int) -> int:
@@ -179,28 +231,40 @@ def run_logistic_regression(datamodule: Any, seed: int = 0) -> dict[str, Any]:
     splits = _Splits(datamodule)
     model = LogisticRegression(max_iter=1000, random_state=seed).fit(splits.train.x, splits.train.y)
     return _score(
-        "logreg", None, seed, splits, model.predict, lambda x: model.predict_proba(x)[:, 1]
+        "logreg",
+        None,
+        seed,
+        splits,
+        lambda split: model.predict(split.x),
+        lambda split: model.predict_proba(split.x)[:, 1],
     )
 
 
-def run_exponentiated_gradient(datamodule: Any, eps: float, seed: int = 0) -> dict[str, Any]:
-    """ExponentiatedGradient (fairlearn) under a demographic parity constraint.
+def run_exponentiated_gradient(
+    datamodule: Any, eps: float, seed: int = 0, base: str = "logreg"
+) -> dict[str, Any]:
+    """ExponentiatedGradient (fairlearn; Agarwal et al., 2018) under a demographic parity constraint.
 
-    ``ExponentiatedGradient(LogisticRegression(max_iter=1000),
-    DemographicParity(difference_bound=eps))`` fitted with ``sensitive_features=s`` on the train
-    split. Its predictions are those of the randomized classifier, ``predict(x,
-    random_state=seed)``, so they are reproducible. It has no ``predict_proba``; the AUC uses the
-    randomized classifier's probability of predicting 1 (fairlearn's ``_pmf_predict``) and is
-    omitted if that method is missing.
+    ``ExponentiatedGradient(estimator, DemographicParity(difference_bound=eps))`` around
+    ``LogisticRegression(max_iter=1000)`` (``base="logreg"``) or
+    ``HistGradientBoostingClassifier()`` (``base="hgb"``), fitted with ``sensitive_features=s`` on
+    the train split. Its predictions are those of the randomized classifier, ``predict(x,
+    random_state=seed)``, so they are reproducible; it does not need ``s`` to predict. It has no
+    ``predict_proba``; the AUC uses the randomized classifier's probability of predicting 1
+    (fairlearn's ``_pmf_predict``) and is omitted if that method is missing.
 
     Args:
         datamodule: See :func:`run_logistic_regression`.
         eps: The demographic parity difference bound (``DemographicParity(difference_bound=eps)``).
-        seed: ``random_state`` of ``predict``.
+        seed: ``random_state`` of the base estimator and of ``predict``.
+        base: ``"logreg"`` or ``"hgb"``.
 
     Returns:
-        ``{"method": "expgrad", "param": eps, "seed"}`` and the validation and test metrics
-        of :func:`run_logistic_regression`.
+        ``{"method": "expgrad" (or "expgrad_hgb"), "param": eps, "seed"}`` and the validation
+        and test metrics of :func:`run_logistic_regression`.
+
+    Raises:
+        ValueError: for a non-positive ``eps``, a bad seed or an unknown ``base``.
 
     Example:
         >>> from fairlit.data import GermanDataModule
@@ -212,22 +276,120 @@ def run_exponentiated_gradient(datamodule: Any, eps: float, seed: int = 0) -> di
     _check_seed(seed)
     if isinstance(eps, bool) or not isinstance(eps, int | float) or not eps > 0:
         raise ValueError(f"`eps` must be a positive number, got {eps!r}.")
+    estimator = _base_estimator(base, seed)
     splits = _Splits(datamodule)
-    model = ExponentiatedGradient(
-        LogisticRegression(max_iter=1000), DemographicParity(difference_bound=eps)
-    )
+    model = ExponentiatedGradient(estimator, DemographicParity(difference_bound=eps))
     with warnings.catch_warnings():
         # fairlearn 0.15's reductions trip pandas deprecation warnings internally; not ours to fix.
         warnings.filterwarnings("ignore", category=Warning, module=r"fairlearn\.reductions\.")
         model.fit(splits.train.x, splits.train.y, sensitive_features=splits.train.s)
     has_pmf = hasattr(model, "_pmf_predict")
     return _score(
-        "expgrad",
+        "expgrad" if base == "logreg" else f"expgrad_{base}",
         float(eps),
         seed,
         splits,
-        lambda x: model.predict(x, random_state=seed),
-        lambda x: model._pmf_predict(x)[:, 1] if has_pmf else None,
+        lambda split: model.predict(split.x, random_state=seed),
+        lambda split: model._pmf_predict(split.x)[:, 1] if has_pmf else None,
+    )
+
+
+def run_gradient_boosting(datamodule: Any, seed: int = 0) -> dict[str, Any]:
+    """Plain gradient boosting on the features (no fairness constraint).
+
+    ``HistGradientBoostingClassifier(random_state=seed)`` (scikit-learn's defaults) fitted on the
+    train split; the AUC uses ``predict_proba``.
+
+    Args:
+        datamodule: See :func:`run_logistic_regression`.
+        seed: ``random_state`` of the classifier.
+
+    Returns:
+        ``{"method": "hgb", "param": None, "seed"}`` and the validation and test metrics of
+        :func:`run_logistic_regression`.
+
+    Example:
+        >>> from fairlit.data import GermanDataModule
+        >>> run_gradient_boosting(GermanDataModule())["method"]
+        'hgb'
+    """
+    _check_seed(seed)
+    splits = _Splits(datamodule)
+    model = _base_estimator("hgb", seed).fit(splits.train.x, splits.train.y)
+    return _score(
+        "hgb",
+        None,
+        seed,
+        splits,
+        lambda split: model.predict(split.x),
+        lambda split: model.predict_proba(split.x)[:, 1],
+    )
+
+
+def run_threshold_optimizer(
+    datamodule: Any, tol: float = 0.0, seed: int = 0, base: str = "logreg"
+) -> dict[str, Any]:
+    """ThresholdOptimizer (fairlearn; Hardt et al., 2016) for demographic parity.
+
+    ``ThresholdOptimizer(estimator=..., constraints="demographic_parity",
+    predict_method="predict_proba", tol=tol)`` around ``LogisticRegression(max_iter=1000)`` or
+    ``HistGradientBoostingClassifier()``, fitted with ``sensitive_features=s`` on the train split.
+    It post-processes the estimator's scores with a (randomized) threshold per group, so its
+    predictions, ``predict(x, sensitive_features=s, random_state=seed)``, **need ``s``**.
+    ``tol`` relaxes the parity constraint (0: exact parity on the training data). The AUC uses
+    the probability of predicting 1 (fairlearn's ``_pmf_predict``) and is omitted if that
+    method is missing.
+
+    Args:
+        datamodule: See :func:`run_logistic_regression`.
+        tol: Allowed demographic parity difference of the fitted thresholds, ``>= 0``.
+        seed: ``random_state`` of the estimator and of ``predict``.
+        base: ``"logreg"`` or ``"hgb"``.
+
+    Returns:
+        ``{"method": "threshold" (or "threshold_hgb"), "param": tol, "seed"}`` and the
+        validation and test metrics of :func:`run_logistic_regression`.
+
+    Raises:
+        ValueError: for a negative ``tol``, a bad seed or an unknown ``base``.
+
+    Example:
+        >>> from fairlit.data import GermanDataModule
+        >>> run_threshold_optimizer(GermanDataModule(), tol=0.02)["param"]
+        0.02
+    """
+    from fairlearn.postprocessing import ThresholdOptimizer
+
+    _check_seed(seed)
+    if isinstance(tol, bool) or not isinstance(tol, int | float) or not tol >= 0:
+        raise ValueError(f"`tol` must be a non-negative number, got {tol!r}.")
+    estimator = _base_estimator(base, seed)
+    splits = _Splits(datamodule)
+    model = ThresholdOptimizer(
+        estimator=estimator,
+        constraints="demographic_parity",
+        predict_method="predict_proba",
+        tol=float(tol) if tol > 0 else None,
+    )
+    # float64 features: with float32 scores fairlearn 0.15 writes float64 rates into a float32
+    # pandas Series, which pandas 3 refuses.
+    model.fit(splits.train.x.astype(np.float64), splits.train.y, sensitive_features=splits.train.s)
+    has_pmf = hasattr(model, "_pmf_predict")
+
+    def score(split: _Split) -> np.ndarray | None:
+        if not has_pmf:
+            return None
+        return model._pmf_predict(split.x.astype(np.float64), sensitive_features=split.s)[:, 1]
+
+    return _score(
+        "threshold" if base == "logreg" else f"threshold_{base}",
+        float(tol),
+        seed,
+        splits,
+        lambda split: model.predict(
+            split.x.astype(np.float64), sensitive_features=split.s, random_state=seed
+        ),
+        score,
     )
 
 
@@ -285,8 +447,8 @@ def run_adversarial_fairness(
         float(alpha),
         seed,
         splits,
-        model.predict,
-        lambda x: model._raw_predict(x) if has_raw else None,
+        lambda split: model.predict(split.x),
+        lambda split: model._raw_predict(split.x) if has_raw else None,
     )
 
 
@@ -298,8 +460,9 @@ def run_peer(
     Args:
         datamodule: See :func:`run_logistic_regression`.
         method: One of :data:`PEER_METHODS`.
-        param: ``eps`` for ``"expgrad"``, ``alpha`` for ``"adversarial"``, ``None`` for
-            ``"logreg"``.
+        param: The parameter named in :data:`PEER_GRIDS`: ``eps`` (``"expgrad"``,
+            ``"expgrad_hgb"``), ``alpha`` (``"adversarial"``), ``tol`` (``"threshold"``,
+            ``"threshold_hgb"``); ``None`` for ``"logreg"`` and ``"hgb"``.
         seed: Seed of the run.
         epochs: Training epochs of ``"adversarial"``.
 
@@ -316,15 +479,21 @@ def run_peer(
     """
     if method not in PEER_METHODS:
         raise ValueError(f"unknown peer method {method!r}; choose from {list(PEER_METHODS)}.")
+    name = PEER_GRIDS[method][0]
+    if name is None and param is not None:
+        raise ValueError(f"{method!r} takes no parameter, got {param!r}.")
+    if name is not None and param is None:
+        raise ValueError(f"{method!r} needs its parameter {name!r}.")
     if method == "logreg":
-        if param is not None:
-            raise ValueError(f"'logreg' takes no parameter, got {param!r}.")
         return run_logistic_regression(datamodule, seed=seed)
-    if param is None:
-        raise ValueError(f"{method!r} needs its parameter {PEER_GRIDS[method][0]!r}.")
-    if method == "expgrad":
-        return run_exponentiated_gradient(datamodule, param, seed=seed)
-    return run_adversarial_fairness(datamodule, param, epochs=epochs, seed=seed)
+    if method == "hgb":
+        return run_gradient_boosting(datamodule, seed=seed)
+    if method == "adversarial":
+        return run_adversarial_fairness(datamodule, param, epochs=epochs, seed=seed)
+    family, _, base = method.partition("_")
+    if family == "expgrad":
+        return run_exponentiated_gradient(datamodule, param, seed=seed, base=base or "logreg")
+    return run_threshold_optimizer(datamodule, param, seed=seed, base=base or "logreg")
 
 
 def run_peers(
@@ -333,21 +502,23 @@ def run_peers(
     alpha_grid: Sequence[float] = (0.1, 1.0, 10.0),
     epochs: int = 10,
     seed: int = 0,
-    methods: Sequence[str] = PEER_METHODS,
+    methods: Sequence[str] = ("logreg", "expgrad", "adversarial"),
+    tol_grid: Sequence[float] = PEER_GRIDS["threshold"][1],
 ) -> list[dict[str, Any]]:
-    """Run the outside peers over their parameter grids on one datamodule's splits.
+    """Run outside peers over their parameter grids on one datamodule's splits.
 
     Args:
         datamodule: See :func:`run_logistic_regression`.
-        eps_grid: Demographic parity bounds for ``"expgrad"``.
+        eps_grid: Demographic parity bounds for ``"expgrad"`` and ``"expgrad_hgb"``.
         alpha_grid: Adversary weights for ``"adversarial"``.
         epochs: Training epochs of ``"adversarial"``.
         seed: Seed of every run.
-        methods: Any of ``"logreg"``, ``"expgrad"``, ``"adversarial"``.
+        methods: Names from :data:`PEER_METHODS`, run in the order of :data:`PEER_METHODS`.
+        tol_grid: Tolerances for ``"threshold"`` and ``"threshold_hgb"``.
 
     Returns:
-        One result dict per run (see the ``run_*`` functions), in the order logreg, expgrad
-        (per ``eps``), adversarial (per ``alpha``).
+        One result dict per run (see the ``run_*`` functions), method by method, each over
+        its grid.
 
     Raises:
         ValueError: for an unknown method name.
@@ -363,14 +534,10 @@ def run_peers(
     unknown = [m for m in methods if m not in PEER_METHODS]
     if unknown:
         raise ValueError(f"unknown peer method(s) {unknown}; choose from {list(PEER_METHODS)}.")
+    grids = {"eps": eps_grid, "alpha": alpha_grid, "tol": tol_grid}
     results: list[dict[str, Any]] = []
-    if "logreg" in methods:
-        results.append(run_logistic_regression(datamodule, seed=seed))
-    if "expgrad" in methods:
-        results += [run_exponentiated_gradient(datamodule, eps, seed=seed) for eps in eps_grid]
-    if "adversarial" in methods:
-        results += [
-            run_adversarial_fairness(datamodule, alpha, epochs=epochs, seed=seed)
-            for alpha in alpha_grid
-        ]
+    for method in (m for m in PEER_METHODS if m in methods):
+        name = PEER_GRIDS[method][0]
+        values: Sequence[float | None] = [None] if name is None else grids[name]
+        results += [run_peer(datamodule, method, v, seed=seed, epochs=epochs) for v in values]
     return results

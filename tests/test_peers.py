@@ -10,18 +10,25 @@ import numpy as np
 import pytest
 import torch
 from fairlearn.metrics import demographic_parity_difference, equalized_odds_difference
+from fairlearn.postprocessing import ThresholdOptimizer
 from fairlearn.reductions import DemographicParity, ExponentiatedGradient
+from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from threadpoolctl import threadpool_limits
 
 from fairlit.data import AdultDataModule, GermanDataModule
 from fairlit.peers import (
+    NEEDS_SENSITIVE_AT_PREDICTION,
+    PEER_GRIDS,
+    PEER_METHODS,
     run_adversarial_fairness,
     run_exponentiated_gradient,
+    run_gradient_boosting,
     run_logistic_regression,
     run_peer,
     run_peers,
+    run_threshold_optimizer,
 )
 
 
@@ -48,9 +55,9 @@ def arrays(dm: GermanDataModule, split: str) -> tuple[np.ndarray, np.ndarray, np
     return dataset.x.numpy(), dataset.y.numpy(), dataset.s.numpy()
 
 
-def check_result(result: dict, method: str, param: float | None) -> None:
+def check_result(result: dict, method: str, param: float | None, seed: int = 0) -> None:
     assert RESULT_KEYS <= set(result) <= RESULT_KEYS | {"val/auc", "test/auc"}
-    assert result["method"] == method and result["param"] == param and result["seed"] == 0
+    assert result["method"] == method and result["param"] == param and result["seed"] == seed
     for key in set(result) - {"method", "param", "seed"}:
         assert isinstance(result[key], float) and math.isfinite(result[key])
         assert 0.0 <= result[key] <= 1.0
@@ -138,9 +145,60 @@ def test_run_peers_order_and_grids(german: GermanDataModule) -> None:
     assert run_peers(german, methods=("logreg",)) == [run_logistic_regression(german)]
 
 
+def test_gradient_boosting_matches_an_independent_fit(german: GermanDataModule) -> None:
+    result = run_gradient_boosting(german, seed=3)
+    check_result(result, "hgb", None, seed=3)
+    train_x, train_y, _ = arrays(german, "train")
+    test_x, test_y, test_s = arrays(german, "test")
+    reference = HistGradientBoostingClassifier(random_state=3).fit(train_x, train_y)
+    predicted = reference.predict(test_x)
+    assert result["test/accuracy"] == pytest.approx(np.mean(predicted == test_y))
+    assert result["test/dp_difference"] == pytest.approx(
+        demographic_parity_difference(test_y, predicted, sensitive_features=test_s), abs=1e-6
+    )
+
+
+@pytest.mark.parametrize("base", ["logreg", "hgb"])
+def test_threshold_optimizer_matches_fairlearn_and_needs_s(
+    german: GermanDataModule, base: str
+) -> None:
+    result = run_threshold_optimizer(german, tol=0.0, base=base)
+    check_result(result, "threshold" if base == "logreg" else "threshold_hgb", 0.0)
+    train_x, train_y, train_s = arrays(german, "train")
+    test_x, test_y, test_s = arrays(german, "test")
+    estimator = (
+        LogisticRegression(max_iter=1000, random_state=0)
+        if base == "logreg"
+        else HistGradientBoostingClassifier(random_state=0)
+    )
+    reference = ThresholdOptimizer(
+        estimator=estimator, constraints="demographic_parity", predict_method="predict_proba"
+    ).fit(train_x.astype(np.float64), train_y, sensitive_features=train_s)
+    predicted = reference.predict(
+        test_x.astype(np.float64), sensitive_features=test_s, random_state=0
+    )
+    assert result["test/accuracy"] == pytest.approx(np.mean(predicted == test_y))
+    assert result["test/dp_difference"] == pytest.approx(
+        demographic_parity_difference(test_y, predicted, sensitive_features=test_s), abs=1e-6
+    )
+    assert NEEDS_SENSITIVE_AT_PREDICTION["threshold" if base == "logreg" else "threshold_hgb"]
+
+
+def test_every_peer_has_a_grid_and_says_whether_it_needs_s() -> None:
+    assert set(PEER_GRIDS) == set(PEER_METHODS) == set(NEEDS_SENSITIVE_AT_PREDICTION)
+    for name, values in PEER_GRIDS.values():
+        assert (name is None) == (len(values) == 0)
+    assert len(PEER_GRIDS["expgrad"][1]) >= 10
+    assert min(PEER_GRIDS["expgrad"][1]) <= 0.001 and max(PEER_GRIDS["expgrad"][1]) >= 0.1
+
+
 def test_run_peer_dispatches_to_the_method(german: GermanDataModule) -> None:
     assert run_peer(german, "logreg", None) == run_logistic_regression(german)
     assert run_peer(german, "expgrad", 0.05) == run_exponentiated_gradient(german, 0.05)
+    assert run_peer(german, "hgb", None) == run_gradient_boosting(german)
+    assert run_peer(german, "threshold_hgb", 0.02) == run_threshold_optimizer(
+        german, 0.02, base="hgb"
+    )
     with pytest.raises(ValueError, match="takes no parameter"):
         run_peer(german, "logreg", 0.1)
     with pytest.raises(ValueError, match="'eps'"):
@@ -156,6 +214,10 @@ def test_bad_arguments_name_the_problem(german: GermanDataModule) -> None:
         run_exponentiated_gradient(german, eps=0.0)
     with pytest.raises(ValueError, match="alpha"):
         run_adversarial_fairness(german, alpha=-1.0)
+    with pytest.raises(ValueError, match="tol"):
+        run_threshold_optimizer(german, tol=-0.1)
+    with pytest.raises(ValueError, match="base estimator"):
+        run_exponentiated_gradient(german, eps=0.1, base="svm")
     with pytest.raises(ValueError, match="epochs"):
         run_adversarial_fairness(german, alpha=1.0, epochs=0)
 

@@ -28,7 +28,13 @@ from typing import Any, NoReturn
 __all__ = ["build_parser", "main"]
 
 DEFAULT_GAMMAS = tuple(round(0.1 * i, 1) for i in range(11))
-_PEER_LABELS = {"expgrad": "fairlearn_expgrad", "adversarial": "fairlearn_adversarial"}
+_PEER_LABELS = {
+    "expgrad": "fairlearn_expgrad",
+    "expgrad_hgb": "fairlearn_expgrad_hgb",
+    "adversarial": "fairlearn_adversarial",
+    "threshold": "fairlearn_threshold",
+    "threshold_hgb": "fairlearn_threshold_hgb",
+}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -60,7 +66,7 @@ _floats, _ints = _comma_list(float, "numbers"), _comma_list(int, "integers")
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``fairlit sweep`` argument parser (other ``--key=value`` arguments go to every run)."""
-    from fairlit.peers import PEER_METHODS
+    from fairlit.peers import DEFAULT_PEERS, PEER_METHODS
 
     parser = _Parser(
         prog="fairlit sweep",
@@ -132,9 +138,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--peers",
         nargs="?",
-        const=",".join(PEER_METHODS),
+        const=",".join(DEFAULT_PEERS),
         default=None,
-        help=f"Also run these fairlearn peers, comma-separated, each as its own study (alone: all of {','.join(PEER_METHODS)}).",
+        help="Also run these peers (scikit-learn and fairlearn), comma-separated, each as its own "
+        f"study; alone: {','.join(DEFAULT_PEERS)}; all: {','.join(PEER_METHODS)}.",
     )
     parser.add_argument(
         "--peer_epochs",
