@@ -21,7 +21,7 @@ SUBCOMMANDS = {
     "validate": "Evaluate a checkpoint (--ckpt_path) on the validation split.",
     "test": "Evaluate a checkpoint (--ckpt_path) on the test split.",
     "predict": "Run a checkpoint's predictions (--ckpt_path) on the predict split.",
-    "sweep": "Sweep gamma x seeds or search config values with Optuna, with fairlearn's peers.",
+    "sweep": "Sweep gamma x seeds or search config values with Optuna, with fairness peers.",
 }
 
 

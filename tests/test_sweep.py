@@ -400,3 +400,98 @@ def test_peers_are_studies_of_their_own_and_journal_storage_works(tmp_path):
     assert sorted(results["method"]) == ["logreg", "sqnn"]
     assert results[["val/accuracy", "test/accuracy"]].notna().all().all()
     assert not (out / "studies.db").exists()
+    # Another batch size changes nothing the peers see: they share the study.
+    _sweep(
+        out,
+        "--gammas",
+        "0.5",
+        "--peers",
+        "logreg",
+        "--storage",
+        str(journal),
+        "--data.init_args.batch_size=64",
+        "--study",
+        "other",
+        *TINY,
+    )
+    names = optuna.get_all_study_names(study_module.open_storage(str(journal)))
+    assert len([n for n in names if n.startswith("logreg@german-")]) == 1
+
+
+def test_a_narrower_rerun_leaves_a_wider_grids_points_queued(tmp_path, monkeypatch):
+    out = tmp_path / "sw"
+    # Queue a wider grid without running it (as an interrupted command would leave it).
+    monkeypatch.setattr(study_module, "run_plans", lambda *a, **k: None)
+    _sweep(out, "--gammas", "0,0.5,0.9", *TINY)
+    monkeypatch.undo()
+    _sweep(out, "--gammas", "0", *TINY)
+    trials = _trials(out)
+    assert _points(trials) == [(0.0, 0)]  # the other command's points were not trained
+    waiting = [t for t in trials if t.state == optuna.trial.TrialState.WAITING]
+    assert sorted(t.system_attrs["fixed_params"]["gamma"] for t in waiting) == [0.5, 0.9]
+    _sweep(out, "--gammas", "0,0.5,0.9", *TINY)
+    assert _points(_trials(out)) == [(0.0, 0), (0.5, 0), (0.9, 0)]
+
+
+def test_studies_sharing_a_method_label_stay_apart_in_the_report(tmp_path):
+    out = tmp_path / "sw"
+    _sweep(out, "--gammas", "0.5", *TINY)
+    _sweep(
+        out,
+        "--gammas",
+        "0.5",
+        "--study",
+        "longer",
+        "--trainer.max_epochs=2",
+        "--no_progress",
+        "--no_probe",
+    )
+    results = pd.read_csv(out / "results.csv")
+    assert sorted(results["method"]) == ["sqnn [longer]", "sqnn [sqnn@german]"]
+    summary = (out / "summary.md").read_text()
+    assert "sqnn [longer]" in summary and "gamma=0.5" in summary
+
+
+def test_search_keeps_unsearched_gamma_in_its_fingerprint(tmp_path, capsys):
+    space = tmp_path / "space.yaml"
+    space.write_text(
+        "model.init_args.optimizer.init_args.lr: {low: 1.0e-4, high: 1.0e-2, log: true}\n"
+    )
+    out = tmp_path / "search"
+    search = ["--search", "1", "--space", str(space), *TINY]
+    _sweep(out, *search, "--model.init_args.gamma=0.5")
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_info:
+        _sweep(out, *search, "--model.init_args.gamma=0.9")
+    assert exit_info.value.code == 2
+    assert "model.init_args.gamma is 0.5 there, 0.9 here" in capsys.readouterr().err
+
+
+def test_report_of_a_missing_storage_is_a_one_line_error(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(
+            [
+                "sweep",
+                "--report",
+                "--out",
+                str(tmp_path / "o"),
+                "--storage",
+                f"sqlite:///{tmp_path / 'typo.db'}",
+            ]
+        )
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "typo.db: no such file" in err
+    assert not (tmp_path / "typo.db").exists()
+
+
+def test_override_typos_name_the_closest_key_and_abbreviations_are_refused():
+    from fairlit.sweep.trials import resolve_settings
+
+    with pytest.raises(SweepUsageError, match=r"did you mean --trainer\.max_epochs") as err:
+        resolve_settings([GERMAN], ["--trainer.max_epoks=1"])
+    assert "\n" not in str(err.value)
+    with pytest.raises(SweepUsageError, match=r"did you mean --trainer\.max_epochs"):
+        resolve_settings([GERMAN], ["--trainer.max_epoch=1"])  # a prefix, not accepted
+    with pytest.raises(SweepUsageError, match="given value: one"):
+        resolve_settings([GERMAN], ["--trainer.max_epochs=one"])

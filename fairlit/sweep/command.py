@@ -17,6 +17,7 @@ study made with other settings), 1 for failed trials; ``--debug`` or
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
@@ -35,6 +36,15 @@ _PEER_LABELS = {
     "threshold": "fairlearn_threshold",
     "threshold_hgb": "fairlearn_threshold_hgb",
 }
+
+
+class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Defaults shown where there is one (not for options that default to nothing)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        if action.default is None or action.default is False or "default" in (action.help or ""):
+            return action.help or ""
+        return super()._get_help_string(action) or ""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -71,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="fairlit sweep",
         allow_abbrev=False,
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_Formatter,
         description="Train a fairlit config over a grid of gamma values and seeds (or search "
         "config values with Optuna), with fairlearn's peers on the same splits. Each method is an "
         "Optuna study in --storage: rerun the same command to resume, run it from several "
@@ -141,7 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
         const=",".join(DEFAULT_PEERS),
         default=None,
         help="Also run these peers (scikit-learn and fairlearn), comma-separated, each as its own "
-        f"study; alone: {','.join(DEFAULT_PEERS)}; all: {','.join(PEER_METHODS)}.",
+        f"study. Alone, --peers runs {', '.join(DEFAULT_PEERS)}; all peers: "
+        f"{', '.join(PEER_METHODS)}.",
     )
     parser.add_argument(
         "--peer_epochs",
@@ -190,7 +201,7 @@ def _plans(args: argparse.Namespace, overrides: list[str]) -> list[Any]:
     from fairlit.peers import NEEDS_SENSITIVE_AT_PREDICTION, PEER_GRIDS, PEER_METHODS
     from fairlit.sweep.space import load_search_space
     from fairlit.sweep.study import StudyPlan
-    from fairlit.sweep.trials import SWEPT_KEYS, SweepUsageError, resolve_settings
+    from fairlit.sweep.trials import SEED_KEYS, SWEPT_KEYS, SweepUsageError, resolve_settings
 
     search = args.search is not None
     if search and not args.space:
@@ -205,19 +216,19 @@ def _plans(args: argparse.Namespace, overrides: list[str]) -> list[Any]:
         raise SweepUsageError(f"--seeds must be non-negative integers, got {args.seeds}")
     if not search and (not args.gammas or any(not 0 <= g <= 1 for g in args.gammas)):
         raise SweepUsageError(f"--gammas must be values in [0, 1], got {args.gammas}")
+    swept = SWEPT_KEYS if not search else SEED_KEYS
     for override in overrides:
         key = override[2:].split("=", 1)[0]
-        if key in SWEPT_KEYS:
-            raise SweepUsageError(
-                f"{override}: the sweep sets {key} per point (--gammas, --seeds); drop it"
-            )
+        if key in swept:
+            flag = "--seeds" if key in SEED_KEYS else "--gammas"
+            raise SweepUsageError(f"{override}: the sweep sets {key} per point ({flag}); drop it")
 
     settings, _ = resolve_settings(args.config, overrides)
     configs = tuple(str(c) for c in args.config)
     stems = "+".join(Path(c).stem for c in configs)
     out = str(Path(args.out))
     plans = []
-    common = {key: value for key, value in settings.items() if key not in SWEPT_KEYS}
+    common = {key: value for key, value in settings.items() if key not in swept}
     sweep_settings = {"sweep.probe": not args.no_probe, "sweep.probe_rows": args.probe_rows}
     if search:
         space = load_search_space(args.space, list(settings))
@@ -281,7 +292,16 @@ def _plans(args: argparse.Namespace, overrides: list[str]) -> list[Any]:
             raise SweepUsageError(
                 f"--peers: unknown peer {unknown[0]!r}; choose from {','.join(PEER_METHODS)}"
             )
-        data = {k: v for k, v in settings.items() if k.startswith("data.") and k not in SWEPT_KEYS}
+        # The peers see the splits and the features: batch sizes and loaders do not matter.
+        data = {
+            k: v
+            for k, v in settings.items()
+            if k.startswith("data.")
+            and k not in SEED_KEYS
+            and not k.endswith(("batch_size", "num_workers", "pin_memory"))
+        }
+        dataset = str(settings.get("data.class_path", "data")).rpartition(".")[2]
+        dataset = dataset.removesuffix("DataModule").lower() or "data"
         for peer in peers:
             param, values = PEER_GRIDS[peer]
             peer_settings = {**data, "sweep.peer": peer}
@@ -289,7 +309,7 @@ def _plans(args: argparse.Namespace, overrides: list[str]) -> list[Any]:
                 peer_settings["sweep.peer_epochs"] = args.peer_epochs
             plans.append(
                 StudyPlan(
-                    name=f"{peer}@{Path(configs[0]).stem}-{_short_hash(peer_settings)}",
+                    name=f"{peer}@{dataset}-{_short_hash(peer_settings)}",
                     method=_PEER_LABELS.get(peer, peer),
                     kind="peer",
                     mode="grid",
@@ -306,6 +326,26 @@ def _plans(args: argparse.Namespace, overrides: list[str]) -> list[Any]:
                 )
             )
     return plans
+
+
+def _holds_studies(spec: str) -> bool:
+    import optuna
+
+    from fairlit.sweep.study import open_storage
+
+    try:
+        return bool(optuna.get_all_study_names(open_storage(spec)))
+    except Exception:  # an unreadable file is not ours to delete
+        return True
+
+
+def _existing_storage(spec: str) -> None:
+    """Refuse a storage that is a file which does not exist (a typo would report nothing)."""
+    from fairlit.sweep.trials import SweepUsageError
+
+    path = spec.removeprefix("sqlite:///") if spec.startswith("sqlite:///") else spec
+    if ("://" not in spec or spec.startswith("sqlite:///")) and not Path(path).is_file():
+        raise SweepUsageError(f"--storage {spec}: no such file")
 
 
 def _report(storage_spec: str, out: Path) -> Any:
@@ -344,7 +384,10 @@ def _run(args: argparse.Namespace, overrides: list[str]) -> int:
                 f"--out {out}: no studies.db there; name the storage with --storage"
             )
         storage_spec = args.storage or _default_storage(out)
+        _existing_storage(storage_spec)
         results = _report(storage_spec, out)
+        if results.empty:
+            raise SweepUsageError(f"--storage {storage_spec}: holds no fairlit study")
         print(f"fairlit sweep: {len(results)} trial rows from {storage_spec}; report in {out}")
         return 0
     if not args.config:
@@ -353,20 +396,26 @@ def _run(args: argparse.Namespace, overrides: list[str]) -> int:
         raise SweepUsageError(f"--workers must be at least 1, got {args.workers}")
     # The other workers start now and import while this process resolves the configuration.
     pool = WorkerPool(args.workers)
-    created = not out.exists()
+    created = False
     try:
         plans = _plans(args, overrides)  # resolves the configuration: a bad key stops here
         storage_spec = args.storage or _default_storage(out)
-        out.mkdir(parents=True, exist_ok=True)
+        if not out.exists():
+            out.mkdir(parents=True, exist_ok=True)
+            created = True
         storage = open_storage(storage_spec)
         where = args.storage or str(out / "studies.db")
         studies = [prepare_study(plan, storage, where) for plan in plans]
     except BaseException:
         pool.cancel()
         if created:
-            import shutil
-
-            shutil.rmtree(out, ignore_errors=True)
+            # Only what this command made: its own empty SQLite file, then the empty folder.
+            # Another task sharing --out may already have written into it; that stays.
+            own = out / "studies.db"
+            if args.storage is None and own.is_file() and not _holds_studies(storage_spec):
+                own.unlink()
+            with contextlib.suppress(OSError):
+                out.rmdir()
         raise
     status = 0
     try:

@@ -30,6 +30,7 @@ __all__ = ["BUDGETS", "collect", "write_reports"]
 BUDGETS = (0.02, 0.05, 0.10)
 
 _SKIP = {"config", "traceback", "per_seed", "method", "seed", "seeds", "queued"}
+_KNOWN = {"study", "method", "mode", "needs_s", "trial", "state", "param_name", "param", "seed"}
 _LIMIT = 0.2  # area under the front for ΔDP in [0, _LIMIT]
 
 
@@ -40,12 +41,14 @@ def collect(storage: Any) -> pd.DataFrame:
         storage: An Optuna storage (see :func:`fairlit.sweep.study.open_storage`).
 
     Returns:
-        Columns ``study``, ``method``, ``mode``, ``needs_s``, ``trial``, ``status`` (Optuna's
-        trial state in lower case), ``param_name``, ``param`` (the grid value, or
-        ``trial N`` for a search trial), ``seed``, then the searched keys, the
-        ``val/``, ``test/`` and ``probe/`` metrics, ``feasible`` (budget searches:
-        validation ΔDP within the budget), ``status`` (ok, failed or interrupted),
-        ``duplicate_of``, ``run_dir``, ``wall_time_s`` and ``error``. Studies not made by fairlit are skipped.
+        Columns ``study``; ``method`` (the study's method label, followed by ``[study]`` when
+        several studies in the storage share a label); ``mode``, ``needs_s``, ``trial``;
+        ``state`` (Optuna's trial state in lower case: complete, fail, running, waiting,
+        pruned); ``param_name`` and ``param`` (the grid value, or ``trial N`` for a search
+        trial); ``seed``; the searched keys; the ``val/``, ``test/`` and ``probe/`` metrics;
+        ``feasible`` (budget searches: validation ΔDP within the budget); ``status`` (ok,
+        failed or interrupted); ``duplicate_of``, ``handed_back``, ``run_dir``,
+        ``wall_time_s`` and ``error``. Studies not made by fairlit are skipped.
     """
     import optuna
 
@@ -104,6 +107,13 @@ def collect(storage: Any) -> pd.DataFrame:
     frame = pd.DataFrame(rows)
     if frame.empty:
         return pd.DataFrame(columns=columns)
+    studies_per_method = frame.groupby("method")["study"].nunique()
+    shared = set(studies_per_method[studies_per_method > 1].index)
+    if shared:  # two studies with one label: keep their trials apart in every table
+        frame["method"] = [
+            f"{m} [{st}]" if m in shared else m
+            for m, st in zip(frame["method"], frame["study"], strict=True)
+        ]
     metric_order = [
         c
         for prefix in ("val/", "test/", "probe/")
@@ -113,7 +123,15 @@ def collect(storage: Any) -> pd.DataFrame:
     rest = [c for c in frame.columns if c not in columns and c not in metric_order]
     tail = [
         c
-        for c in ("feasible", "status", "duplicate_of", "run_dir", "wall_time_s", "error")
+        for c in (
+            "feasible",
+            "status",
+            "duplicate_of",
+            "handed_back",
+            "run_dir",
+            "wall_time_s",
+            "error",
+        )
         if c in rest
     ]
     searched = [c for c in rest if c not in tail]
@@ -154,6 +172,23 @@ def _same_setting(ok: pd.DataFrame, method: str, param: Any) -> pd.DataFrame:
 
 def _fmt(mean: float, half: float) -> str:
     return f"{mean:.3f}" if math.isnan(half) else f"{mean:.3f} ± {half:.3f}"
+
+
+def _setting_text(rows: pd.DataFrame) -> str:
+    """``gamma=0.5``, ``eps=0.01``, ``(no parameter)`` or ``trial 3: gamma=0.42, lr=0.0027``."""
+    first = rows.iloc[0]
+    name = first.get("param_name")
+    if name == "trial":
+        searched = [c for c in rows.columns if c not in _KNOWN and "." in c and "/" not in c]
+        values = ", ".join(
+            f"{c.rsplit('.', 1)[-1]}={_param_text(first[c])}"
+            for c in searched
+            if pd.notna(first[c])
+        )
+        return f"{first['param']}: {values}" if values else str(first["param"])
+    if name is None or (isinstance(name, float) and math.isnan(name)):
+        return "(no parameter)"
+    return f"{name}={_param_text(first['param'])}"
 
 
 def _param_text(param: Any) -> str:
@@ -197,6 +232,7 @@ def budget_summary(results: pd.DataFrame, budgets: Sequence[float] = BUDGETS) ->
             dp, dp_half = mean_interval(tested["test/dp_difference"].tolist())
             row.update(
                 chosen=pick["param"],
+                setting=_setting_text(tested),
                 seeds=int(tested["seed"].nunique()),
                 val_accuracy=float(pick["accuracy"]),
                 val_dp_difference=float(pick["dp_difference"]),
@@ -261,7 +297,7 @@ def _summary_markdown(summary: pd.DataFrame, fronts: pd.DataFrame, areas: dict[s
                 data["method"],
                 "yes" if data["needs_s"] else "no",
                 f"{data['budget']:g}",
-                _param_text(data["chosen"]),
+                data["setting"],
                 int(data["seeds"]),
                 _fmt(data["test_accuracy"], data["test_accuracy_half"]),
                 _fmt(data["test_dp_difference"], data["test_dp_difference_half"]),
@@ -308,7 +344,9 @@ def write_reports(
     out.mkdir(parents=True, exist_ok=True)
     results.to_csv(out / "results.csv", index=False)
     ok = _usable(results)
-    if ok.empty:
+    if ok.empty:  # nothing finished: no report of an earlier state may stay behind
+        for name in ("fronts.csv", "summary.md", "front.png"):
+            (out / name).unlink(missing_ok=True)
         return
     front = validation_front(_validation(ok))
     test_means = (

@@ -184,10 +184,10 @@ def _fingerprint(settings: Mapping[str, Any]) -> str:
 
 
 def _differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
-    keys = sorted(set(old) | set(new))
+    """``key is A there, B here`` for every key both settings hold with different values."""
     said = []
-    for key in keys:
-        a, b = old.get(key, "(unset)"), new.get(key, "(unset)")
+    for key in sorted(set(old) & set(new)):
+        a, b = old[key], new[key]
         if json.dumps(a, sort_keys=True, default=str) != json.dumps(b, sort_keys=True, default=str):
             said.append(
                 f"{key} is {json.dumps(a, default=str)} there, {json.dumps(b, default=str)} here"
@@ -225,10 +225,9 @@ def prepare_study(
             f"this command {plan.directions}; start a new study with --study NAME or another --out"
         )
     attrs = study.user_attrs
-    fingerprint = _fingerprint(plan.settings)
     if "fairlit_fingerprint" not in attrs:
         for key, value in {
-            "fairlit_fingerprint": fingerprint,
+            "fairlit_fingerprint": _fingerprint(plan.settings),
             "fairlit_settings": dict(plan.settings),
             "fairlit_overrides": list(plan.overrides),
             "fairlit_configs": list(plan.configs),
@@ -240,21 +239,27 @@ def prepare_study(
             "budget": plan.budget,
         }.items():
             study.set_user_attr(key, value)
-    elif attrs["fairlit_fingerprint"] != fingerprint:
+    else:
+        # Keys on one side only are new or removed library parameters (another Lightning or
+        # torch version), not settings of this experiment: only shared keys must agree.
         differ = _differences(attrs.get("fairlit_settings", {}), plan.settings)
-        shown = "; ".join(differ[:3]) + (f"; and {len(differ) - 3} more" if len(differ) > 3 else "")
-        raise SweepUsageError(
-            f"study '{plan.name}' in {where} was made with other settings: {shown or 'the fingerprint differs'}; "
-            "start a new study with --study NAME or another --out"
-        )
+        if differ:
+            shown = "; ".join(differ[:3]) + (
+                f"; and {len(differ) - 3} more" if len(differ) > 3 else ""
+            )
+            raise SweepUsageError(
+                f"study '{plan.name}' in {where} was made with other settings: {shown}; "
+                "start a new study with --study NAME or another --out"
+            )
+    # A running trial whose heartbeat stopped (its worker was killed) becomes failed, so it is
+    # run again (grid) or replaced (search); storages without heartbeats (journal files) leave
+    # it running.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
     if plan.mode == "grid":
-        # A running trial whose heartbeat stopped (its worker was killed) becomes failed; storages
-        # without heartbeats (journal files) leave it running.
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            optuna.storages.fail_stale_trials(study)
         taken = {
-            _key(t.params or t.system_attrs.get("fixed_params", {}))
+            _key(_point_of(t))
             for t in study.get_trials(
                 deepcopy=False, states=(TrialState.COMPLETE, TrialState.WAITING, TrialState.RUNNING)
             )
@@ -296,8 +301,7 @@ def count_trials(study: optuna.Study, plan: StudyPlan) -> TrialCounts:
         )
     states: dict[tuple[tuple[str, float], ...], set[TrialState]] = {}
     for trial in trials:
-        params = trial.params or trial.system_attrs.get("fixed_params", {})
-        states.setdefault(_key(params), set()).add(trial.state)
+        states.setdefault(_key(_point_of(trial)), set()).add(trial.state)
     counts = TrialCounts(total=len(plan.points()))
     for point in plan.points():
         seen = states.get(_key(point), set())
@@ -366,16 +370,15 @@ def _objective(
             if plan.param:
                 params[plan.param] = trial.suggest_float(plan.param, 0.0, _PARAM_HIGH)
             params["seed"] = trial.suggest_int("seed", 0, _SEED_HIGH)
-            for other in study.get_trials(
-                deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING)
-            ):
-                if (
-                    other.number != trial.number
-                    and _key(other.params) == _key(params)
-                    and (other.state == TrialState.COMPLETE or other.number < trial.number)
-                ):
-                    trial.set_user_attr("duplicate_of", other.number)
-                    raise optuna.TrialPruned(f"point done by trial {other.number}")
+            if _key(params) not in {_key(p) for p in plan.points()}:
+                # Queued by another command (a wider grid, another array task): hand it back.
+                study.enqueue_trial(params, user_attrs={"queued": True})
+                trial.set_user_attr("handed_back", True)
+                raise optuna.TrialPruned("not a point of this command; queued again")
+            duplicate = _started_before(study, trial.number, params)
+            if duplicate is not None:
+                trial.set_user_attr("duplicate_of", duplicate)
+                raise optuna.TrialPruned(f"point taken by trial {duplicate}")
             seeds = [int(params["seed"])]
             config_params = {plan.param_key: params[plan.param]} if plan.param_key else {}
         else:
@@ -385,7 +388,7 @@ def _objective(
         run_dir = _run_dir(plan, trial.number)
         trial.set_user_attr("method", plan.method)
         if plan.kind == "fairlit":
-            trial.set_user_attr("run_dir", str(run_dir))
+            trial.set_user_attr("run_dir", str(run_dir.resolve()))
         trial.set_user_attr(
             "seed" if len(seeds) == 1 else "seeds", seeds[0] if len(seeds) == 1 else seeds
         )
@@ -416,11 +419,9 @@ def _objective(
                         probe_rows=plan.probe_rows,
                     )
         except BaseException as err:
-            status = (
-                "interrupted"
-                if isinstance(err, _Terminated | KeyboardInterrupt | SystemExit)
-                else "failed"
-            )
+            interrupted = isinstance(err, _Terminated | KeyboardInterrupt | SystemExit)
+            # A SIGTERM inside jsonargparse surfaces as a parse error: the flag tells the truth.
+            status = "interrupted" if interrupted or state.terminated else "failed"
             trial.set_user_attr("status", status)
             trial.set_user_attr("error", f"{type(err).__name__}: {err}"[:2000])
             trial.set_user_attr("traceback", traceback.format_exc()[-20000:])
@@ -443,10 +444,16 @@ def _objective(
         if len(seeds) > 1:
             trial.set_user_attr("per_seed", {str(s): m for s, m in per_seed.items()})
         trial.set_user_attr("wall_time_s", time.perf_counter() - start)
+        accuracy, dp = (
+            metrics.get("val/accuracy", math.nan),
+            metrics.get("val/dp_difference", math.nan),
+        )
+        if math.isnan(accuracy) or math.isnan(dp):
+            message = "the run logged no finite val/accuracy or val/dp_difference"
+            trial.set_user_attr("status", "failed")
+            trial.set_user_attr("error", message)
+            raise RuntimeError(message)
         trial.set_user_attr("status", "ok")
-        accuracy, dp = metrics.get("val/accuracy"), metrics.get("val/dp_difference")
-        if accuracy is None or dp is None or math.isnan(accuracy) or math.isnan(dp):
-            raise RuntimeError("the run logged no val/accuracy or val/dp_difference")
         if plan.budget is not None and hasattr(trial, "set_constraint"):  # Optuna >= 5
             trial.set_constraint("val_dp_difference_minus_budget", dp - plan.budget)
         return [accuracy] if plan.budget is not None else [accuracy, dp]
@@ -454,9 +461,38 @@ def _objective(
     return objective
 
 
+def _started_before(study: optuna.Study, number: int, params: Mapping[str, Any]) -> int | None:
+    """The number of another trial of the same point that is complete or started first, if any.
+
+    Two commands that start at the same moment may both queue a point; the copy that started
+    later (by start time, then trial number) is pruned unrun.
+    """
+    trials = study.get_trials(deepcopy=False)
+    mine = trials[number]
+    order = (mine.datetime_start, number)
+    for other in trials:
+        if other.number == number or other.state not in (TrialState.COMPLETE, TrialState.RUNNING):
+            continue
+        if _key(_point_of(other)) != _key(params):
+            continue
+        if other.state == TrialState.COMPLETE or (other.datetime_start, other.number) < order:
+            return other.number
+    return None
+
+
+def _point_of(trial: optuna.trial.FrozenTrial) -> Mapping[str, Any]:
+    """A grid trial's point: its parameters, or the queued ones before it has suggested them."""
+    return trial.params or trial.system_attrs.get("fixed_params", {})
+
+
 def _mean(values: Sequence[Any]) -> float:
-    finite = [float(v) for v in values if v is not None and not math.isnan(float(v))]
-    return sum(finite) / len(finite) if finite else math.nan
+    """The mean over seeds; NaN if any seed's value is missing or NaN (never silently dropped)."""
+    numbers = [math.nan if v is None else float(v) for v in values]
+    return (
+        math.nan
+        if not numbers or any(math.isnan(v) for v in numbers)
+        else sum(numbers) / len(numbers)
+    )
 
 
 def _sampler(plan: StudyPlan, worker: int) -> optuna.samplers.BaseSampler:
@@ -509,7 +545,9 @@ def run_worker(
             while not state.terminated:
                 trials = study.get_trials(deepcopy=False)
                 if plan.mode == "grid":
-                    if not any(t.state == TrialState.WAITING for t in trials):
+                    mine = {_key(p) for p in plan.points()}
+                    waiting = [t for t in trials if t.state == TrialState.WAITING]
+                    if not any(_key(_point_of(t)) in mine for t in waiting):
                         break
                 else:
                     counted = [

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "SEED_KEYS",
     "SWEEP_KEYS_HINT",
     "SWEPT_KEYS",
     "SweepUsageError",
@@ -36,8 +37,11 @@ __all__ = [
     "train_point",
 ]
 
-#: Config keys a sweep sets per point: they are left out of the study's fingerprint.
-SWEPT_KEYS = ("model.init_args.gamma", "seed_everything", "data.init_args.seed")
+#: Config keys every sweep sets per seed: left out of the study's fingerprint.
+SEED_KEYS = ("seed_everything", "data.init_args.seed")
+
+#: Config keys a grid sweep sets per point: left out of the study's fingerprint.
+SWEPT_KEYS = ("model.init_args.gamma", *SEED_KEYS)
 
 #: Where to find the valid config keys, for messages.
 SWEEP_KEYS_HINT = "`fairlit fit --config ... --print_config` lists the keys"
@@ -118,7 +122,12 @@ def _one_line(message: str) -> str:
         hint = _closest_parameter(option.group(1), owner.group(1) if owner else None)
         where = f"{head.group(1)}: " if head else ""
         return f"{where}unknown option '{option.group(1)}'{hint}"
+    given = next((line for line in lines if line.startswith("Given value:")), None)
+    useful = [line for line in useful if not line.startswith("Parser key")] or useful
     detail = useful[-1] if useful else str(message).strip()
+    detail = detail.split(". Got value: Namespace(")[0]
+    if given and "NestedArg" not in given:
+        detail += f" ({given[0].lower()}{given[1:]})"
     if head and not detail.startswith("Parser key"):
         return f"{head.group(1)}: {detail}"
     return detail
@@ -171,7 +180,9 @@ def _build(args: Sequence[str]) -> Any:
 
     try:
         return build_cli(
-            list(args), save_config_callback=None, parser_kwargs={"exit_on_error": False}
+            list(args),
+            save_config_callback=None,
+            parser_kwargs={"exit_on_error": False, "allow_abbrev": False},
         )
     except argparse.ArgumentError as err:
         raise SweepUsageError(_one_line(str(err))) from err
@@ -203,9 +214,32 @@ def resolve_settings(
         if not Path(config).is_file():
             raise SweepUsageError(f"--config {config}: no such file")
     with quiet_lightning():
-        cli = _build([*_config_args(configs), *QUIET, *overrides])
+        try:
+            cli = _build([*_config_args(configs), *QUIET, *overrides])
+        except SweepUsageError as err:
+            raise SweepUsageError(_with_suggestion(str(err), configs, overrides)) from err
     text = cli.parser.dump(cli.config, skip_none=False)
     return flatten(yaml.safe_load(text)), text
+
+
+def _with_suggestion(message: str, configs: Sequence[str], overrides: Sequence[str]) -> str:
+    """An unrecognized ``--key=value`` gets the closest valid key of the configuration."""
+    import yaml
+
+    if "nrecognized argument" not in message:
+        return message
+    bad = [o for o in overrides if o.split("=", 1)[0] in message]
+    if not bad:
+        return message
+    try:
+        cli = _build([*_config_args(configs), *QUIET])
+    except SweepUsageError:
+        return message
+    keys = list(flatten(yaml.safe_load(cli.parser.dump(cli.config, skip_none=False))))
+    key = bad[0].split("=", 1)[0].removeprefix("--")
+    close = difflib.get_close_matches(key, keys, n=1, cutoff=0.6)
+    hint = f"did you mean --{close[0]}?" if close else SWEEP_KEYS_HINT
+    return f"unknown option --{key}; {hint}"
 
 
 def _sweep_args(params: Mapping[str, Any], seed: int) -> list[str]:
