@@ -53,7 +53,7 @@ __all__ = [
 
 #: Seconds between a running trial's heartbeats (database storages), and after which a trial
 #: whose heartbeat stopped counts as failed.
-HEARTBEAT_INTERVAL, GRACE_PERIOD = 10, 30
+HEARTBEAT_INTERVAL, GRACE_PERIOD = 15, 120
 
 _SEED_HIGH = 2**31 - 1
 _PARAM_HIGH = 1e9
@@ -167,15 +167,40 @@ def open_storage(spec: str) -> optuna.storages.BaseStorage:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return optuna.storages.RDBStorage(
+            storage = optuna.storages.RDBStorage(
                 spec,
                 engine_kwargs=engine,
                 heartbeat_interval=HEARTBEAT_INTERVAL,
                 grace_period=GRACE_PERIOD,
             )
+        if spec.startswith("sqlite"):
+            _serialize_sqlite(storage.engine)
+        return storage
     except Exception as err:  # SQLAlchemy's errors are many and long
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise SweepUsageError(f"--storage {spec}: cannot open it: {first}") from err
+
+
+def _serialize_sqlite(engine: Any) -> None:
+    """Make every SQLite transaction take the write lock at its start (``BEGIN IMMEDIATE``).
+
+    Python's sqlite3 driver opens a transaction only at the first write, so a read-then-write
+    such as Optuna's "claim a waiting trial" is not atomic across processes: two workers could
+    both read a trial as waiting and both run it. With the lock taken at ``BEGIN`` every
+    transaction runs alone (SQLAlchemy's recipe for SQLite transactions); workers wait for
+    each other through the busy timeout instead.
+    """
+    from sqlalchemy import event
+
+    @event.listens_for(engine, "connect")
+    def _no_driver_transactions(dbapi_connection: Any, record: Any) -> None:
+        dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN itself
+
+    @event.listens_for(engine, "begin")
+    def _begin_immediate(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    engine.dispose()  # connections opened before the listeners reconnect with them
 
 
 def _fingerprint(settings: Mapping[str, Any]) -> str:
@@ -571,9 +596,17 @@ def run_worker(
                     if state.current is not None:
                         with contextlib.suppress(Exception):
                             study.tell(state.current, state=TrialState.FAIL, skip_if_finished=True)
-                    if isinstance(err, SystemExit):
+                    if isinstance(err, SystemExit | KeyboardInterrupt):
                         raise KeyboardInterrupt from err
-                    raise
+                    if isinstance(err, _Terminated):
+                        raise
+                    # E.g. the trial was failed meanwhile as stale (its heartbeat was late):
+                    # the point runs again on the next command; this worker goes on.
+                    report(f"fairlit sweep: trial {state.current}: {type(err).__name__}: {err}")
+                    failures += 1
+                    if failures >= 3:
+                        raise
+                    continue
                 if state.current is not None:
                     last = study.get_trials(deepcopy=False)[state.current]
                     failures = failures + 1 if last.state == TrialState.FAIL else 0
