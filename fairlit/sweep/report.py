@@ -248,10 +248,8 @@ def budget_summary(results: pd.DataFrame, budgets: Sequence[float] = BUDGETS) ->
     frame = pd.DataFrame(rows)
     if frame.empty:
         return frame
-    order = {m: i for i, m in enumerate(methods)}
-    return frame.sort_values(
-        ["method", "budget"], key=lambda c: c.map(order) if c.name == "method" else c, kind="stable"
-    ).reset_index(drop=True)
+    # Methods that predict from x alone first, then those that need s; by name within each.
+    return frame.sort_values(["needs_s", "method", "budget"], kind="stable").reset_index(drop=True)
 
 
 def _markdown(header: Sequence[str], body: Sequence[Sequence[Any]]) -> str:
@@ -312,7 +310,9 @@ def _summary_markdown(summary: pd.DataFrame, fronts: pd.DataFrame, areas: dict[s
         "Test columns are that setting's mean ± 95% t-interval over the seeds; budget kept is the "
         "share of seeds whose test ΔDP is within the budget. ΔDP: demographic parity difference.\n\n"
     )
-    area_rows = [[m, f"{a:.3f}", int((fronts["method"] == m).sum())] for m, a in areas.items()]
+    order = list(dict.fromkeys(summary["method"])) if "method" in summary else []
+    ranked = sorted(areas, key=lambda m: order.index(m) if m in order else len(order))
+    area_rows = [[m, f"{areas[m]:.3f}", int((fronts["method"] == m).sum())] for m in ranked]
     text += _markdown(
         [
             "method",
