@@ -533,3 +533,25 @@ def test_concurrent_workers_never_claim_the_same_queued_trial(tmp_path):
         assert worker.exitcode == 0
     taken = [n for line in Path(out).read_text().splitlines() for n in json.loads(line)]
     assert sorted(taken) == list(range(60))
+
+
+def test_sweep_audit_reports_the_worst_downstream_dp(tmp_path):
+    out = tmp_path / "sw"
+    _sweep(
+        out,
+        "--gammas",
+        "0.5",
+        "--audit",
+        "--probe_rows",
+        "300",
+        "--trainer.max_epochs=1",
+        "--no_progress",
+    )
+    results = pd.read_csv(out / "results.csv")
+    forms = ("sample", "threshold", "probability")
+    columns = [f"audit/{f}/{c}/dp_difference" for f in forms for c in ("logreg", "mlp", "boosting")]
+    assert results[columns].notna().all().all()
+    assert results["audit/worst_dp_difference"].iloc[0] == pytest.approx(
+        results[columns].iloc[0].max()
+    )
+    assert "worst downstream ΔDP (test)" in (out / "summary.md").read_text()

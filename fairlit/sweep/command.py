@@ -166,6 +166,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="Skip the representation probes of the fairlit points.",
     )
     parser.add_argument(
+        "--audit",
+        action="store_true",
+        help="Train fresh classifiers on the frozen code of every fairlit point, as a sample, "
+        "thresholded and as firing probabilities, and report the worst downstream ΔDP.",
+    )
+    parser.add_argument(
         "--probe_rows",
         type=int,
         default=None,
@@ -229,7 +235,11 @@ def _plans(args: argparse.Namespace, overrides: list[str]) -> list[Any]:
     out = str(Path(args.out))
     plans = []
     common = {key: value for key, value in settings.items() if key not in swept}
-    sweep_settings = {"sweep.probe": not args.no_probe, "sweep.probe_rows": args.probe_rows}
+    sweep_settings = {
+        "sweep.probe": not args.no_probe,
+        "sweep.probe_rows": args.probe_rows,
+        "sweep.audit": args.audit,
+    }
     if search:
         space = load_search_space(args.space, list(settings))
         for key in space:
@@ -259,6 +269,7 @@ def _plans(args: argparse.Namespace, overrides: list[str]) -> list[Any]:
                 seeds=tuple(args.seeds),
                 probe=not args.no_probe,
                 probe_rows=args.probe_rows,
+                audit=args.audit,
                 space=space,
                 n_trials=args.search,
                 budget=args.budget,
@@ -283,6 +294,7 @@ def _plans(args: argparse.Namespace, overrides: list[str]) -> list[Any]:
                 seeds=tuple(args.seeds),
                 probe=not args.no_probe,
                 probe_rows=args.probe_rows,
+                audit=args.audit,
             )
         )
     if args.peers:

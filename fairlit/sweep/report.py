@@ -244,6 +244,9 @@ def budget_summary(results: pd.DataFrame, budgets: Sequence[float] = BUDGETS) ->
             )
             if "probe/best_s_auc" in tested and tested["probe/best_s_auc"].notna().any():
                 row["best_s_auc"] = float(tested["probe/best_s_auc"].mean())
+            worst = "audit/worst_dp_difference"
+            if worst in tested and tested[worst].notna().any():
+                row["worst_downstream_dp"] = float(tested[worst].mean())
             rows.append(row)
     frame = pd.DataFrame(rows)
     if frame.empty:
@@ -270,26 +273,21 @@ def _summary_markdown(summary: pd.DataFrame, fronts: pd.DataFrame, areas: dict[s
         "budget kept (test)",
         "best-probe s AUC",
     ]
+    audited = "worst_downstream_dp" in summary and summary["worst_downstream_dp"].notna().any()
+    if audited:
+        header.append("worst downstream ΔDP (test)")
     body = []
     for row in summary.itertuples(index=False):
         data = row._asdict()
         if pd.isna(data.get("val_accuracy", math.nan)):
+            none = "— (no setting within budget on validation)"
             body.append(
-                [
-                    data["method"],
-                    "yes" if data["needs_s"] else "no",
-                    f"{data['budget']:g}",
-                    "— (no setting within budget on validation)",
-                    "",
-                    "",
-                    "",
-                    "",
-                    "",
-                ]
+                [data["method"], "yes" if data["needs_s"] else "no", f"{data['budget']:g}", none]
             )
             continue
         kept = data["budget_kept"]
         auc = data.get("best_s_auc", math.nan)
+        worst = data.get("worst_downstream_dp", math.nan)
         body.append(
             [
                 data["method"],
@@ -301,14 +299,25 @@ def _summary_markdown(summary: pd.DataFrame, fronts: pd.DataFrame, areas: dict[s
                 _fmt(data["test_dp_difference"], data["test_dp_difference_half"]),
                 f"{kept:.0%} ({round(kept * data['seeds'])}/{int(data['seeds'])})",
                 "" if pd.isna(auc) else f"{auc:.3f}",
+                *([] if not audited else ["" if pd.isna(worst) else f"{worst:.3f}"]),
             ]
         )
+    width = len(header)
+    body = [row + [""] * (width - len(row)) for row in body]
     text = _markdown(header, body)
     text += (
         "\nEach setting (gamma, eps, alpha or a search trial) is chosen on validation: the highest "
         "mean validation accuracy among the settings whose mean validation ΔDP is within the budget. "
         "Test columns are that setting's mean ± 95% t-interval over the seeds; budget kept is the "
-        "share of seeds whose test ΔDP is within the budget. ΔDP: demographic parity difference.\n\n"
+        "share of seeds whose test ΔDP is within the budget. ΔDP: demographic parity difference."
+        + (
+            " Worst downstream ΔDP: the largest test ΔDP of fresh classifiers (logistic "
+            "regression, MLP, gradient boosting) trained on the frozen code, sampled, thresholded "
+            "or as firing probabilities (`fairlit.audit`), mean over the seeds."
+            if audited
+            else ""
+        )
+        + "\n\n"
     )
     order = list(dict.fromkeys(summary["method"])) if "method" in summary else []
     ranked = sorted(areas, key=lambda m: order.index(m) if m in order else len(order))

@@ -82,6 +82,7 @@ class StudyPlan:
         peer_epochs: Epochs of fairlearn's AdversarialFairnessClassifier.
         probe: Probe the learned code (fairlit models).
         probe_rows: Training rows the probes are fitted on (``None``: all).
+        audit: Run the downstream audit (:mod:`fairlit.audit`) on every fairlit point.
         space: Search mode: config key to its distribution spec (see
             :func:`fairlit.sweep.space.load_search_space`).
         n_trials: Search mode: the number of trials the study should hold.
@@ -107,6 +108,7 @@ class StudyPlan:
     peer_epochs: int = 10
     probe: bool = True
     probe_rows: int | None = None
+    audit: bool = False
     space: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     n_trials: int = 0
     budget: float | None = None
@@ -442,6 +444,7 @@ def _objective(
                         run_dir=folder,
                         probe=plan.probe,
                         probe_rows=plan.probe_rows,
+                        audit=plan.audit,
                     )
         except BaseException as err:
             interrupted = isinstance(err, _Terminated | KeyboardInterrupt | SystemExit)

@@ -255,6 +255,7 @@ def train_point(
     run_dir: str | Path | None = None,
     probe: bool = True,
     probe_rows: int | None = None,
+    audit: bool = False,
 ) -> dict[str, Any]:
     """Train one fairlit model and return its final validation and test metrics.
 
@@ -273,11 +274,16 @@ def train_point(
             checkpoint ``model.ckpt`` go here.
         probe: Probe the learned code with external classifiers
             (:func:`fairlit.probes.probe_representation`; reported, never selected on).
-        probe_rows: Fit the probes on a seeded subsample of this many training rows.
+        probe_rows: Fit the probes (and the audit's classifiers) on a seeded subsample of
+            this many training rows.
+        audit: Run :func:`fairlit.audit.downstream_audit` on the frozen code (reported,
+            never selected on).
 
     Returns:
         ``val/<metric>`` and ``test/<metric>`` as logged by the model, ``probe/<...>`` if
-        ``probe``, and ``config`` (the resolved configuration as YAML).
+        ``probe``, ``audit/<form>/<classifier>/<metric>`` and the worst values of
+        :func:`fairlit.audit.worst_downstream` if ``audit``, and ``config`` (the resolved
+        configuration as YAML).
 
     Raises:
         SweepUsageError: for a configuration error (one line).
@@ -325,6 +331,20 @@ def train_point(
                 seed=seed,
             )
         )
+    if audit:
+        from fairlit.audit import downstream_audit, worst_downstream
+
+        rows_ = downstream_audit(model, dm, seed=seed, train_rows=probe_rows)
+        for result in rows_:
+            prefix = f"audit/{result['form']}/{result['classifier']}"
+            row.update(
+                {
+                    f"{prefix}/{k.removeprefix('test/')}": v
+                    for k, v in result.items()
+                    if k.startswith("test/")
+                }
+            )
+        row.update(worst_downstream(rows_))
     row["config"] = config_text
     return row
 
