@@ -103,7 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--study",
         default=None,
-        help="Optuna study name of the fairlit points (default: NAME@CONFIGS, with -search for a search).",
+        help="Optuna study name of the fairlit points (default: NAME@CONFIGS; for a search "
+        "NAME-search@CONFIGS, or NAME-budgetB@CONFIGS with --budget B).",
     )
     parser.add_argument(
         "--storage",
