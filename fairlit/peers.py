@@ -46,6 +46,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
 from fairlit.metrics.functional import demographic_parity_difference, equalized_odds_difference
+from fairlit.metrics.uncertainty import demographic_parity_standard_error
 
 __all__ = [
     "DEFAULT_PEERS",
@@ -160,6 +161,9 @@ def _split_metrics(
             equalized_odds_difference(hard, target, groups, num_groups)
         ),
     }
+    result[f"{prefix}/dp_difference_se"] = demographic_parity_standard_error(
+        hard, groups, num_groups
+    )
     if scores is not None and 0 < split.y.sum() < len(split.y):
         auc = float(roc_auc_score(split.y, np.asarray(scores, dtype=np.float64).reshape(-1)))
         if math.isfinite(auc):

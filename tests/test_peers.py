@@ -39,7 +39,7 @@ def one_thread() -> Iterator[None]:
         yield
 
 
-METRICS = ("accuracy", "dp_difference", "eo_difference")
+METRICS = ("accuracy", "dp_difference", "eo_difference", "dp_difference_se")
 RESULT_KEYS = {"method", "param", "seed"} | {f"{p}/{m}" for p in ("val", "test") for m in METRICS}
 
 
@@ -85,6 +85,10 @@ def test_logistic_regression_matches_an_independent_fit(german: GermanDataModule
     val_x, val_y, val_s = arrays(german, "val")
     val_predicted = reference.predict(val_x)
     assert result["val/accuracy"] == pytest.approx(np.mean(val_predicted == val_y))
+    rates = [val_predicted[val_s == g].mean() for g in (0, 1)]
+    sizes = [(val_s == g).sum() for g in (0, 1)]
+    se = np.sqrt(sum(r * (1 - r) / n for r, n in zip(rates, sizes, strict=True)))
+    assert result["val/dp_difference_se"] == pytest.approx(se)
     assert result["val/dp_difference"] == pytest.approx(
         demographic_parity_difference(val_y, val_predicted, sensitive_features=val_s), abs=1e-6
     )

@@ -129,6 +129,14 @@ def test_selection_reads_validation_only_even_when_test_disagrees():
     assert row["budget_kept"] == 0.5  # test ΔDP 0.06 and 0.04 against 0.05
     assert row["test_accuracy_half"] == pytest.approx(12.706205 * 0.01, rel=1e-5)
     assert pd.isna(summary.loc[0.005]["chosen"])  # nothing within 0.005 on validation
+    # With the validation ΔDP's standard error, a budget below twice it is flagged.
+    from fairlit.sweep.report import _summary_markdown
+
+    results["val/dp_difference_se"] = 0.03
+    table = budget_summary(results, budgets=(0.05, 0.1))
+    assert table["val_dp_se"].tolist() == pytest.approx([0.03, 0.03])
+    text = _summary_markdown(table, pd.DataFrame({"method": ["sqnn"]}), {"sqnn": 0.8})
+    assert "| 0.05 (< 2 SE) |" in text and "| 0.1 |" in text and "val ΔDP SE" in text
     validation = results[["method", "param", "seed", "val/accuracy", "val/dp_difference"]]
     with pytest.raises(ValueError, match="validation"):
         choose_at_budget(results.rename(columns={"val/accuracy": "accuracy"}), 0.05)
@@ -178,6 +186,7 @@ def test_grid_sweep_records_complete_trials_resumes_extends_and_refuses_changes(
     assert _points(trials) == [(0.0, 0), (0.5, 0)]
     attrs = trials[0].user_attrs
     for key in (
+        "val/dp_difference_se",
         "config",
         "seed",
         "run_dir",

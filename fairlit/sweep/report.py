@@ -244,6 +244,8 @@ def budget_summary(results: pd.DataFrame, budgets: Sequence[float] = BUDGETS) ->
             )
             if "probe/best_s_auc" in tested and tested["probe/best_s_auc"].notna().any():
                 row["best_s_auc"] = float(tested["probe/best_s_auc"].mean())
+            if "val/dp_difference_se" in tested and tested["val/dp_difference_se"].notna().any():
+                row["val_dp_se"] = float(tested["val/dp_difference_se"].mean())
             worst = "audit/worst_dp_difference"
             if worst in tested and tested[worst].notna().any():
                 row["worst_downstream_dp"] = float(tested[worst].mean())
@@ -276,6 +278,9 @@ def _summary_markdown(summary: pd.DataFrame, fronts: pd.DataFrame, areas: dict[s
     audited = "worst_downstream_dp" in summary and summary["worst_downstream_dp"].notna().any()
     if audited:
         header.append("worst downstream ΔDP (test)")
+    with_se = "val_dp_se" in summary and summary["val_dp_se"].notna().any()
+    if with_se:
+        header.append("val ΔDP SE")
     body = []
     for row in summary.itertuples(index=False):
         data = row._asdict()
@@ -288,6 +293,7 @@ def _summary_markdown(summary: pd.DataFrame, fronts: pd.DataFrame, areas: dict[s
         kept = data["budget_kept"]
         auc = data.get("best_s_auc", math.nan)
         worst = data.get("worst_downstream_dp", math.nan)
+        se = data.get("val_dp_se", math.nan)
         body.append(
             [
                 data["method"],
@@ -300,8 +306,11 @@ def _summary_markdown(summary: pd.DataFrame, fronts: pd.DataFrame, areas: dict[s
                 f"{kept:.0%} ({round(kept * data['seeds'])}/{int(data['seeds'])})",
                 "" if pd.isna(auc) else f"{auc:.3f}",
                 *([] if not audited else ["" if pd.isna(worst) else f"{worst:.3f}"]),
+                *([] if not with_se else ["" if pd.isna(se) else f"{se:.3f}"]),
             ]
         )
+        if with_se and not pd.isna(se) and data["budget"] < 2 * se:
+            body[-1][2] += " (< 2 SE)"
     width = len(header)
     body = [row + [""] * (width - len(row)) for row in body]
     text = _markdown(header, body)
@@ -315,6 +324,13 @@ def _summary_markdown(summary: pd.DataFrame, fronts: pd.DataFrame, areas: dict[s
             "regression, MLP, gradient boosting) trained on the frozen code, sampled, thresholded "
             "or as firing probabilities (`fairlit.audit`), mean over the seeds."
             if audited
+            else ""
+        )
+        + (
+            " Val ΔDP SE: the standard error of the chosen setting's validation ΔDP (two groups' "
+            "binomial rates, mean over the seeds); a budget marked (< 2 SE) is smaller than twice "
+            "it, so validation cannot tell it apart from noise."
+            if with_se
             else ""
         )
         + "\n\n"

@@ -314,6 +314,7 @@ def train_point(
             (run_dir / "config.yaml").write_text(config_text)
             trainer.save_checkpoint(run_dir / "model.ckpt")
     row: dict[str, Any] = {k: float(v) for k, v in {**val, **test}.items()}
+    row.update(_validation_dp_se(model, dm, seed))
     if probe:
         train = encode_dataset(model, dm.train_dataset, seed=seed).numpy()
         tested = encode_dataset(model, dm.test_dataset, seed=seed).numpy()
@@ -347,6 +348,27 @@ def train_point(
         row.update(worst_downstream(rows_))
     row["config"] = config_text
     return row
+
+
+def _validation_dp_se(model: Any, dm: Any, seed: int) -> dict[str, float]:
+    """``val/dp_difference_se``: the standard error of the validation ΔDP (binary targets)."""
+    import torch
+
+    from fairlit.metrics.uncertainty import demographic_parity_standard_error
+
+    dataset = getattr(dm, "val_dataset", None)
+    if dataset is None or len(dataset.y) == 0 or not hasattr(model, "predictive_proba"):
+        return {}
+    model.eval()
+    device = next(model.parameters()).device
+    with torch.no_grad(), torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        probs = model.predictive_proba(dataset.x.to(device)).cpu()
+    if probs.ndim != 1:  # multi-class targets: no binary ΔDP
+        return {}
+    groups = dataset.s
+    num_groups = getattr(dm, "num_groups", None)
+    return {"val/dp_difference_se": demographic_parity_standard_error(probs, groups, num_groups)}
 
 
 def peer_point(
