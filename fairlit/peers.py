@@ -223,13 +223,14 @@ def run_logistic_regression(datamodule: Any, seed: int = 0) -> dict[str, Any]:
     Returns:
         ``{"method": "logreg", "param": None, "seed"}`` and, for ``split`` in ``val`` and
         ``test``, ``"<split>/accuracy"``, ``"<split>/dp_difference"``,
-        ``"<split>/eo_difference"``, ``"<split>/auc"``.
+        ``"<split>/dp_difference_se"`` (its standard error), ``"<split>/eo_difference"``,
+        ``"<split>/auc"``.
 
     Example:
         >>> from fairlit.data import GermanDataModule
         >>> result = run_logistic_regression(GermanDataModule())
         >>> result["method"], sorted(k for k in result if k.startswith("test/"))
-        ('logreg', ['test/accuracy', 'test/auc', 'test/dp_difference', 'test/eo_difference'])
+        ('logreg', ['test/accuracy', 'test/auc', 'test/dp_difference', 'test/dp_difference_se', 'test/eo_difference'])
     """
     _check_seed(seed)
     splits = _Splits(datamodule)
