@@ -39,6 +39,7 @@ def test_every_config_is_tested():
         "conv_full_precision",
         "full_precision",
         "joint",
+        "mmd",
         "quantized",
     }
 
