@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's results: for each dataset, SQNN (factorized MI, and the exact
-# joint MI with 12 neurons) and the adversarial baseline over gamma in
-# {0, 0.05, ..., 1}, the full-precision network at gamma 0, and fairlearn's
+# joint MI with 12 neurons), the adversarial baseline and the MMD network over
+# gamma in {0, 0.05, ..., 1}, the full-precision network at gamma 0, and the
 # peers, all on the same splits. Every method is an Optuna study in
 # results/<dataset>/studies.db: rerunning resumes, and the selection in the
 # report reads validation metrics only.
@@ -22,6 +22,8 @@ for dataset in "${@:-adult compas german}"; do
     fairlit sweep --config configs/$d.yaml --config configs/model/adversarial.yaml --name adversarial \
       --gammas "$GAMMAS" "${common[@]}"
     fairlit sweep --config configs/$d.yaml --config configs/model/joint.yaml --name sqnn_joint \
+      --gammas "$GAMMAS" "${common[@]}"
+    fairlit sweep --config configs/$d.yaml --config configs/model/mmd.yaml --name mmd \
       --gammas "$GAMMAS" "${common[@]}"
     fairlit sweep --config configs/$d.yaml --config configs/model/full_precision.yaml \
       --name full_precision --gammas 0 "${common[@]}"
