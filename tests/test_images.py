@@ -452,10 +452,11 @@ def _unbiased_test_accuracy(gamma: float, seed: int) -> float:
 
 
 @pytest.mark.slow
-def test_sqnn_beats_the_colour_shortcut_on_biased_digits(one_thread):
+def test_sqnn_beats_the_colour_shortcut_on_biased_digits(one_thread, tmp_path, monkeypatch):
     """rho = 0.99: the unregularized network learns the colour (test accuracy near chance,
     0.113 mean over seeds 0-2 when measured); SQNN with gamma = 0.05 learns some shape (0.188).
     See benchmarks/biased_digits.py for the full grid."""
+    monkeypatch.chdir(tmp_path)  # LightningCLI writes config.yaml into the working folder
     seeds = (0, 1, 2)
     plain = [_unbiased_test_accuracy(0.0, seed) for seed in seeds]
     sqnn = [_unbiased_test_accuracy(0.05, seed) for seed in seeds]
