@@ -185,7 +185,9 @@ class MutualInformationRegularizer(Regularizer):
     :math:`\frac{1}{W} \sum_r W \, \partial I / \partial \phi |_{r} = \partial I / \partial \phi`,
     exactly the single-process gradient on the concatenated batch. Every rank must call the
     regularizer the same number of times (it is a collective). The joint estimator is
-    computed in full on every rank.
+    computed in full on every rank. Only in training mode: in evaluation mode
+    (``module.eval()``) each rank returns the MI of its own batch and makes no collective,
+    since unpadded evaluation shards may give ranks different numbers of batches.
 
     Args:
         in_features: number of stochastic binary neurons :math:`m`.
@@ -193,7 +195,8 @@ class MutualInformationRegularizer(Regularizer):
         estimator: ``"factorized"`` or ``"joint"``.
         base: logarithm base (2: bits, :math:`e`: nats).
         max_bits: largest :math:`m` accepted by the joint estimator.
-        sync_dist: compute the MI of the global batch under :mod:`torch.distributed`.
+        sync_dist: compute the MI of the global batch under :mod:`torch.distributed`
+            (training mode only).
 
     Raises:
         ValueError: at init for invalid arguments or ``estimator="joint"`` with
@@ -246,7 +249,7 @@ class MutualInformationRegularizer(Regularizer):
                 "for real-valued codes."
             )
         self._check_batch(probs, s, "output.probs")
-        distributed = self.sync_dist and _world_size() > 1
+        distributed = self.sync_dist and self.training and _world_size() > 1
         if self.estimator == "joint":
             if distributed:
                 probs, s = _all_gather_rows(probs, s)

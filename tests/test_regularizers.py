@@ -1,3 +1,4 @@
+import datetime
 import inspect
 import math
 import os
@@ -253,7 +254,10 @@ def _ddp_worker(rank, world_size, port, result_dir):
     os.environ["MASTER_ADDR"] = "127.0.0.1"
     os.environ["MASTER_PORT"] = str(port)
     torch.set_num_threads(1)
-    dist.init_process_group("gloo", rank=rank, world_size=world_size)
+    # A collective that one rank never joins fails after a minute instead of hanging.
+    dist.init_process_group(
+        "gloo", rank=rank, world_size=world_size, timeout=datetime.timedelta(seconds=60)
+    )
     try:
         x, s, lin = _ddp_fixture()
         start = sum(_SIZES[:rank])
@@ -265,6 +269,11 @@ def _ddp_worker(rank, world_size, port, result_dir):
                 dist.all_reduce(g)
                 g /= world_size
             results[estimator] = (penalty, grads)
+        # Evaluation mode makes no collective: rank 1 calls once more than rank 0, as when
+        # unpadded evaluation shards hold different numbers of batches (this hung before).
+        reg = MutualInformationRegularizer(4, _NUM_GROUPS).eval()
+        probs = torch.sigmoid(lin(x[rows])).detach()
+        results["eval"] = [reg(_out(probs), s[rows]) for _ in range(1 + rank)]
         torch.save(results, os.path.join(result_dir, f"rank{rank}.pt"))
         # No rank tears down its connections while another is still inside a collective.
         dist.barrier()
@@ -295,6 +304,14 @@ def test_ddp_global_batch_is_exact(tmp_path):
             for got, ref in zip(got_grads, grads, strict=True):
                 assert ref.abs().max() > 1e-3
                 torch.testing.assert_close(got, ref, rtol=0, atol=1e-6)
+    for rank in range(world_size):
+        start = sum(_SIZES[:rank])
+        rows = slice(start, start + _SIZES[rank])
+        local = factorized_mutual_information(torch.sigmoid(lin(x[rows])), s[rows], _NUM_GROUPS)
+        got = torch.load(tmp_path / f"rank{rank}.pt")["eval"]
+        assert len(got) == 1 + rank
+        for value in got:
+            torch.testing.assert_close(value, local.detach(), rtol=0, atol=1e-9)
 
 
 def test_no_sync_when_disabled_matches_local():
