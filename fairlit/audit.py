@@ -34,7 +34,13 @@ from sklearn.neural_network import MLPClassifier
 from fairlit.metrics.functional import demographic_parity_difference
 from fairlit.probes import _auc, _scores, encode_dataset
 
-__all__ = ["FORMS", "default_audit_classifiers", "downstream_audit", "worst_downstream"]
+__all__ = [
+    "FORMS",
+    "audit_representation",
+    "default_audit_classifiers",
+    "downstream_audit",
+    "worst_downstream",
+]
 
 #: The forms of a stochastic binary code that a user could be handed.
 FORMS: tuple[str, ...] = ("sample", "threshold", "probability")
@@ -131,36 +137,86 @@ def downstream_audit(
     num_groups = max(
         int(getattr(datamodule, "num_groups", 0) or 0), int(max(s.max(), test_s.max())) + 1
     )
-    classifiers = dict(classifiers or default_audit_classifiers(seed))
     results = []
     for form in forms:
         inference = "sample" if form == "deterministic" else form
         code = encode_dataset(model, train, inference=inference, seed=seed).numpy()[rows]
         test_code = encode_dataset(model, test, inference=inference, seed=seed + 1).numpy()
-        for name, template in classifiers.items():
-            for_y = clone(template).fit(code, y[rows])
-            predicted = for_y.predict(test_code).astype(np.float32)
-            dp = demographic_parity_difference(
-                torch.from_numpy(predicted),
-                torch.from_numpy(test_y),
-                torch.from_numpy(test_s),
-                num_groups,
-            )
-            groups = np.unique(s[rows])
-            if len(groups) < 2:
-                s_auc = 0.5
-            else:
-                for_s = clone(template).fit(code, s[rows])
-                s_auc = _auc(test_s, _scores(for_s, test_code, groups), groups)
-            results.append(
-                {
-                    "form": form,
-                    "classifier": name,
-                    "test/accuracy": float((predicted == test_y).mean()),
-                    "test/dp_difference": float(dp),
-                    "test/s_auc": float(s_auc),
-                }
-            )
+        results += audit_representation(
+            form,
+            (code, y[rows], s[rows]),
+            (test_code, test_y, test_s),
+            num_groups,
+            classifiers=classifiers,
+            seed=seed,
+        )
+    return results
+
+
+def audit_representation(
+    form: str,
+    train: tuple[np.ndarray, np.ndarray, np.ndarray],
+    test: tuple[np.ndarray, np.ndarray, np.ndarray],
+    num_groups: int,
+    classifiers: Mapping[str, BaseEstimator] | None = None,
+    seed: int = 0,
+) -> list[dict[str, Any]]:
+    """Train fresh classifiers on one given representation and score them on the test rows.
+
+    The core of :func:`downstream_audit`, for a representation computed elsewhere (e.g. the
+    prototype assignments of fairlearn's ``PrototypeRepresentationLearner``).
+
+    Args:
+        form: The name recorded in each result row.
+        train: ``(code [N, D] float, y [N] int 0/1, s [N] int)`` to fit on.
+        test: ``(code [M, D], y [M], s [M])`` to score on.
+        num_groups: Number of sensitive groups (for ΔDP).
+        classifiers: Name to unfitted scikit-learn classifier (default:
+            :func:`default_audit_classifiers`).
+        seed: Seed of the default classifiers.
+
+    Returns:
+        One dict per classifier: ``form``, ``classifier``, ``test/accuracy``,
+        ``test/dp_difference`` (fairlit's ΔDP of the hard predictions) and ``test/s_auc``
+        (test AUC of a clone fitted for ``s``; 0.5 if the training rows hold one group).
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> s = rng.integers(0, 2, 200)
+        >>> code = np.c_[s + rng.normal(0, 0.1, 200), rng.normal(size=200)]
+        >>> y = (code[:, 1] > 0).astype(int)
+        >>> [row] = audit_representation("leaky", (code, y, s), (code, y, s), 2,
+        ...                              {"logreg": LogisticRegression()})
+        >>> row["test/s_auc"] > 0.99  # s is written in the first column
+        True
+    """
+    code, y, s = train
+    test_code, test_y, test_s = test
+    results = []
+    for name, template in dict(classifiers or default_audit_classifiers(seed)).items():
+        for_y = clone(template).fit(code, y)
+        predicted = for_y.predict(test_code).astype(np.float32)
+        dp = demographic_parity_difference(
+            torch.from_numpy(predicted),
+            torch.from_numpy(np.asarray(test_y)),
+            torch.from_numpy(np.asarray(test_s)),
+            num_groups,
+        )
+        groups = np.unique(s)
+        if len(groups) < 2:
+            s_auc = 0.5
+        else:
+            for_s = clone(template).fit(code, s)
+            s_auc = _auc(test_s, _scores(for_s, test_code, groups), groups)
+        results.append(
+            {
+                "form": form,
+                "classifier": name,
+                "test/accuracy": float((predicted == test_y).mean()),
+                "test/dp_difference": float(dp),
+                "test/s_auc": float(s_auc),
+            }
+        )
     return results
 
 

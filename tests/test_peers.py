@@ -11,6 +11,7 @@ import pytest
 import torch
 from fairlearn.metrics import demographic_parity_difference, equalized_odds_difference
 from fairlearn.postprocessing import ThresholdOptimizer
+from fairlearn.preprocessing import PrototypeRepresentationLearner
 from fairlearn.reductions import DemographicParity, ExponentiatedGradient
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
@@ -25,6 +26,7 @@ from fairlit.peers import (
     run_adversarial_fairness,
     run_exponentiated_gradient,
     run_gradient_boosting,
+    run_learned_fair_representations,
     run_logistic_regression,
     run_peer,
     run_peers,
@@ -224,6 +226,44 @@ def test_bad_arguments_name_the_problem(german: GermanDataModule) -> None:
         run_exponentiated_gradient(german, eps=0.1, base="svm")
     with pytest.raises(ValueError, match="epochs"):
         run_adversarial_fairness(german, alpha=1.0, epochs=0)
+
+
+def test_learned_fair_representations_match_fairlearn_and_audit_the_code(
+    german: GermanDataModule,
+) -> None:
+    result = run_learned_fair_representations(german, 3.0, seed=2, train_rows=120, max_iter=5)
+    x, y, s = arrays(german, "train")
+    rows = np.sort(np.random.default_rng(2).choice(len(y), 120, replace=False))
+    reference = PrototypeRepresentationLearner(
+        n_prototypes=5,
+        reconstruct_weight=0.01,
+        fairness_weight=3.0,
+        random_state=2,
+        max_iter=5,
+    ).fit(x[rows].astype(np.float64), y[rows], sensitive_features=s[rows])
+    tx, ty, ts = arrays(german, "test")
+    predicted = reference.predict(tx.astype(np.float64))
+    assert result["method"] == "lfr" and result["param"] == 3.0
+    assert result["test/accuracy"] == pytest.approx(float((predicted == ty).mean()), abs=1e-12)
+    assert result["test/dp_difference"] == pytest.approx(
+        demographic_parity_difference(ty, predicted, sensitive_features=ts), abs=1e-9
+    )
+    # The audit trains fresh classifiers on the prototype assignments (5 columns).
+    code = reference.transform(tx.astype(np.float64))
+    fresh = LogisticRegression(max_iter=1000, random_state=2).fit(
+        reference.transform(x[rows].astype(np.float64)), y[rows]
+    )
+    assert code.shape == (len(ty), 5)
+    assert result["audit/deterministic/logreg/dp_difference"] == pytest.approx(
+        demographic_parity_difference(ty, fresh.predict(code), sensitive_features=ts), abs=1e-9
+    )
+    worst = max(
+        result[f"audit/deterministic/{c}/dp_difference"] for c in ("logreg", "mlp", "boosting")
+    )
+    assert result["audit/worst_dp_difference"] == worst
+    with pytest.raises(ValueError, match="fairness_weight"):
+        run_learned_fair_representations(german, -1.0)
+    assert NEEDS_SENSITIVE_AT_PREDICTION["lfr"] is False
 
 
 @pytest.mark.slow

@@ -564,3 +564,63 @@ def test_sweep_audit_reports_the_worst_downstream_dp(tmp_path):
         results[columns].iloc[0].max()
     )
     assert "worst downstream ΔDP (test)" in (out / "summary.md").read_text()
+
+
+def test_report_audit_covers_exactly_the_chosen_settings_and_resumes(tmp_path, capsys):
+    out = tmp_path / "sw"
+    _sweep(out, "--gammas", "0,1", "--seeds", "0,1", *TINY)
+    main(["sweep", "--report", "--audit", "--out", str(out), "--probe_rows", "200"])
+    audits = pd.read_csv(out / "audit.csv")
+    results = pd.read_csv(out / "results.csv")
+    summary = budget_summary(results)
+    chosen = summary.dropna(subset=["chosen"])
+    expected = {
+        (int(t), int(s))
+        for g in chosen["chosen"]
+        for t, s in results.loc[np.isclose(results["param"], g), ["trial", "seed"]].itertuples(
+            index=False
+        )
+    }
+    assert expected  # something was chosen at some budget
+    assert {
+        (int(t), int(s)) for t, s in zip(audits["trial"], audits["seed"], strict=True)
+    } == expected
+    for row in audits.itertuples(index=False):
+        # The report's rows carry the audit of their own trial.
+        mine = results[(results["trial"] == row.trial) & (results["seed"] == row.seed)]
+        theirs = audits.loc[(audits["trial"] == row.trial) & (audits["seed"] == row.seed)]
+        assert mine["audit/worst_dp_difference"].iloc[0] == pytest.approx(
+            theirs["audit/worst_dp_difference"].iloc[0]
+        )
+    assert "worst downstream ΔDP (test)" in (out / "summary.md").read_text()
+    printed = capsys.readouterr().out
+    assert printed.count("audited ") == len(expected)
+    # A second audit finds everything done.
+    main(["sweep", "--report", "--audit", "--out", str(out), "--probe_rows", "200"])
+    assert "audited " not in capsys.readouterr().out
+    assert len(pd.read_csv(out / "audit.csv")) == len(expected)
+
+
+def test_merge_audit_fills_only_missing_values():
+    from fairlit.sweep.audit import merge_audit
+
+    results = pd.DataFrame(
+        {
+            "study": ["a", "a", "b"],
+            "trial": [0, 1, 0],
+            "seed": [0, 0, 0],
+            "audit/worst_dp_difference": [0.5, np.nan, np.nan],
+        }
+    )
+    audits = pd.DataFrame(
+        {
+            "study": ["a", "a"],
+            "trial": [0, 1],
+            "seed": [0, 0],
+            "audit/worst_dp_difference": [0.1, 0.2],
+        }
+    )
+    merged = merge_audit(results, audits)
+    assert merged["audit/worst_dp_difference"].tolist()[:2] == [0.5, 0.2]
+    assert math.isnan(merged["audit/worst_dp_difference"].iloc[2])  # study b was not audited
+    assert merge_audit(results, Path("/nonexistent/audit.csv")) is results

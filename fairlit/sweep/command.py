@@ -170,7 +170,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--audit",
         action="store_true",
         help="Train fresh classifiers on the frozen code of every fairlit point, as a sample, "
-        "thresholded and as firing probabilities, and report the worst downstream ΔDP.",
+        "thresholded and as firing probabilities, and report the worst downstream ΔDP. With "
+        "--report: audit only the settings chosen on validation, from their saved runs "
+        "(kept in OUT/audit.csv).",
     )
     parser.add_argument(
         "--probe_rows",
@@ -361,11 +363,17 @@ def _existing_storage(spec: str) -> None:
         raise SweepUsageError(f"--storage {spec}: no such file")
 
 
-def _report(storage_spec: str, out: Path) -> Any:
+def _report(
+    storage_spec: str, out: Path, audit: bool = False, train_rows: int | None = None
+) -> Any:
+    from fairlit.sweep.audit import AUDIT_FILE, audit_chosen, merge_audit
     from fairlit.sweep.report import collect, write_reports
     from fairlit.sweep.study import open_storage
 
     results = collect(open_storage(storage_spec))
+    if audit:
+        audit_chosen(results, out, train_rows=train_rows, progress=print)
+    results = merge_audit(results, out / AUDIT_FILE)
     write_reports(results, out)
     return results
 
@@ -398,7 +406,7 @@ def _run(args: argparse.Namespace, overrides: list[str]) -> int:
             )
         storage_spec = args.storage or _default_storage(out)
         _existing_storage(storage_spec)
-        results = _report(storage_spec, out)
+        results = _report(storage_spec, out, audit=args.audit, train_rows=args.probe_rows)
         if results.empty:
             raise SweepUsageError(f"--storage {storage_spec}: holds no fairlit study")
         print(f"fairlit sweep: {len(results)} trial rows from {storage_spec}; report in {out}")

@@ -390,7 +390,8 @@ def peer_point(
         epochs: Training epochs of fairlearn's AdversarialFairnessClassifier.
 
     Returns:
-        ``val/<metric>`` and ``test/<metric>`` (accuracy, auc, dp_difference, eo_difference).
+        ``val/<metric>`` and ``test/<metric>`` (accuracy, auc, dp_difference, eo_difference),
+        and ``audit/...`` for a peer that hands on a representation (``"lfr"``).
 
     Raises:
         SweepUsageError: for a configuration error (one line).
@@ -400,4 +401,4 @@ def peer_point(
     with quiet_lightning():
         cli = _build([*_config_args(configs), *QUIET, *overrides, f"--data.init_args.seed={seed}"])
         result = run_peer(cli.datamodule, method, param, seed=seed, epochs=epochs)
-    return {k: v for k, v in result.items() if k.startswith(("val/", "test/"))}
+    return {k: v for k, v in result.items() if k.startswith(("val/", "test/", "audit/"))}
