@@ -3,18 +3,19 @@
 ``fairlit fit --config configs/adult.yaml`` trains; ``fairlit test``,
 ``validate`` and ``predict`` evaluate a checkpoint (``--ckpt_path``). Any
 LightningModule subclass of :class:`~fairlit.models.FairRepresentationModel`
-and any LightningDataModule exposing ``num_features``, ``num_groups`` and
-``num_classes`` can be named with ``class_path`` in a config.
+and any subclass of :class:`~fairlit.data.FairDataModule` (which provides
+``num_features``, ``num_groups`` and ``num_classes``) can be named with
+``class_path`` in a config; ``fit --data.help FairDataModule`` lists them.
 """
 
 import sys
 from typing import Any
 
-import pytorch_lightning as pl
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 from pytorch_lightning.utilities.rank_zero import rank_zero_only
 
 from fairlit import __version__
+from fairlit.data.base import FairDataModule
 from fairlit.models import FairRepresentationModel
 
 __all__ = ["FairlitCLI", "build_cli", "main"]
@@ -111,7 +112,7 @@ def build_cli(args: list[str] | None = None, run: bool = False, **kwargs: Any) -
         },
     }
     options.update(kwargs)
-    return FairlitCLI(FairRepresentationModel, pl.LightningDataModule, **options)
+    return FairlitCLI(FairRepresentationModel, FairDataModule, **options)
 
 
 def main(args: list[str] | None = None) -> None:

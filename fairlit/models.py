@@ -34,15 +34,15 @@ from fairlit.metrics import (
     MulticlassDemographicParityDifference,
     MutualInformation,
 )
-from fairlit.nn import EncoderOutput, TaskHead
-from fairlit.regularizers import NoRegularizer
+from fairlit.nn import Encoder, EncoderOutput, TaskHead
+from fairlit.regularizers import NoRegularizer, Regularizer
 
 __all__ = ["FairRepresentationModel", "NonFiniteLossError"]
 
 _TRAIN_TERMS = ("loss", "task_loss", "penalty")
 
 HeadFactory = Callable[[int, int], nn.Module]
-RegularizerFactory = Callable[[int, int], nn.Module]
+RegularizerFactory = Callable[[int, int], Regularizer]
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -78,7 +78,9 @@ class FairRepresentationModel(pl.LightningModule):
     encoder with a stochastic binary layer.
 
     Args:
-        encoder: Maps ``x`` to an :class:`~fairlit.nn.EncoderOutput`.
+        encoder: A :class:`~fairlit.nn.Encoder`: maps ``x`` to an
+            :class:`~fairlit.nn.EncoderOutput` (a :class:`~fairlit.nn.StochasticEncoder` for a
+            binary code with an ``inference`` mode).
         head: Factory ``(in_features, num_classes) -> nn.Module`` returning
             logits; ``None`` builds a linear :class:`~fairlit.nn.TaskHead`.
         regularizer: Factory ``(in_features, num_groups) -> nn.Module``
@@ -122,7 +124,7 @@ class FairRepresentationModel(pl.LightningModule):
 
     def __init__(
         self,
-        encoder: nn.Module,
+        encoder: Encoder,
         head: HeadFactory | None = None,
         regularizer: RegularizerFactory | None = None,
         gamma: ClosedUnitInterval = 0.5,

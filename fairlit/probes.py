@@ -262,17 +262,16 @@ def probe_representation(
 
 @contextlib.contextmanager
 def _inference_mode(encoder: nn.Module, inference: Inference | None) -> Iterator[None]:
-    """Temporarily set ``encoder.binary.inference`` (if there is a stochastic layer)."""
-    binary = getattr(encoder, "binary", None)
-    if inference is None or binary is None or not hasattr(binary, "inference"):
+    """Temporarily set ``encoder.inference`` (a :class:`~fairlit.nn.StochasticEncoder`'s)."""
+    if inference is None or not hasattr(encoder, "inference"):
         yield
         return
-    previous = binary.inference
-    binary.inference = inference
+    previous = encoder.inference
+    encoder.inference = inference
     try:
         yield
     finally:
-        binary.inference = previous
+        encoder.inference = previous
 
 
 @contextlib.contextmanager
@@ -321,8 +320,9 @@ def encode_dataset(
 
     Runs ``model.encoder`` (or ``model`` itself when it has no ``encoder`` attribute) in eval
     mode under :func:`torch.no_grad`, in batches on the encoder's device. For an encoder with a
-    stochastic binary layer (exposed as ``encoder.binary`` with an ``inference`` attribute) the
-    layer's inference mode is set to ``inference`` for the call: ``"sample"`` (one Bernoulli
+    stochastic binary layer (a :class:`~fairlit.nn.StochasticEncoder`, or any encoder with a
+    settable ``inference`` attribute) the encoder's inference mode is set to ``inference`` for
+    the call: ``"sample"`` (one Bernoulli
     sample per row, the paper's evaluation), ``"threshold"`` or ``"probability"``. Encoders
     without one (e.g. :class:`~fairlit.nn.FullPrecisionEncoder`) give their code as is. The
     training flags and the inference mode are restored afterwards, even on error.

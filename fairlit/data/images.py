@@ -38,10 +38,9 @@ import zlib
 from pathlib import Path
 
 import numpy as np
-import pytorch_lightning as pl
 import torch
 
-from fairlit.data.base import TabularDataModule
+from fairlit.data.base import FairDataModule
 from fairlit.data.loading import TabularDataset, stratified_split
 from fairlit.data.resources import DataFileError
 
@@ -326,14 +325,14 @@ def load_mnist(root: str | Path, split: str) -> tuple[np.ndarray, np.ndarray]:
 # ------------------------------------------------------------------------------------------
 
 
-class BiasedImageDataModule(pl.LightningDataModule):
+class BiasedImageDataModule(FairDataModule):
     """Shared base of the coloured-digit DataModules: colouring, splits and loaders.
 
     A subclass sets :attr:`height` and :attr:`width` and implements :meth:`load_splits`,
     returning grey-scale intensities and labels of the train, validation and test splits;
     this base colours them (seeded) and serves them in whole batches with
     :class:`~fairlit.data.loading.BatchLoader`, sharded across processes under data
-    parallelism (the loaders are :class:`~fairlit.data.TabularDataModule`'s).
+    parallelism (the loaders of :class:`~fairlit.data.FairDataModule`).
 
     Args:
         rho: Probability that a training (and validation) image has its label's colour; the
@@ -358,29 +357,9 @@ class BiasedImageDataModule(pl.LightningDataModule):
         seed: int = 0,
         val_fraction: float = 0.1,
     ) -> None:
-        super().__init__()
+        super().__init__(batch_size, eval_batch_size, seed, val_fraction)
         self.rho = _check_rho(rho)
         self.val_rho = None if val_rho is None else _check_rho(val_rho, "val_rho")
-        for name, value in (("batch_size", batch_size), ("eval_batch_size", eval_batch_size)):
-            if value is not None and (
-                isinstance(value, bool) or not isinstance(value, int) or value < 1
-            ):
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-        if (
-            isinstance(val_fraction, bool)
-            or not isinstance(val_fraction, int | float)
-            or not 0.0 <= val_fraction < 1.0
-        ):
-            raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction!r}")
-        self.batch_size = batch_size
-        self.eval_batch_size = eval_batch_size or batch_size
-        self.seed = seed
-        self.val_fraction = float(val_fraction)
-        self.train_dataset: TabularDataset | None = None
-        self.val_dataset: TabularDataset | None = None
-        self.test_dataset: TabularDataset | None = None
 
     # -- description, known right after __init__ --------------------------------------------
 
@@ -436,13 +415,6 @@ class BiasedImageDataModule(pl.LightningDataModule):
         self.train_dataset, self.val_dataset, self.test_dataset = (
             datasets["train"], datasets["val"], datasets["test"],
         )  # fmt: skip
-
-    # The loaders are the tabular ones (whole-batch slicing, sharded by trainer rank).
-    _loader = TabularDataModule._loader
-    train_dataloader = TabularDataModule.train_dataloader
-    val_dataloader = TabularDataModule.val_dataloader
-    test_dataloader = TabularDataModule.test_dataloader
-    predict_dataloader = TabularDataModule.predict_dataloader
 
 
 class BiasedMNISTDataModule(BiasedImageDataModule):

@@ -10,6 +10,7 @@ Example:
     torch.Size([4])
 """
 
+from fairlit.nn.base import Encoder, StochasticEncoder
 from fairlit.nn.conv import ConvBinaryEncoder, ConvFullPrecisionEncoder
 from fairlit.nn.encoders import (
     FullPrecisionEncoder,
@@ -31,6 +32,7 @@ from fairlit.nn.layers import (
 __all__ = [
     "ConvBinaryEncoder",
     "ConvFullPrecisionEncoder",
+    "Encoder",
     "EncoderOutput",
     "FullPrecisionEncoder",
     "HybridBinaryEncoder",
@@ -38,6 +40,7 @@ __all__ = [
     "QuantizedBinaryEncoder",
     "QuantizedTanh",
     "StochasticBinaryLayer",
+    "StochasticEncoder",
     "StraightThrough",
     "TaskHead",
     "TernaryLinear",
