@@ -29,11 +29,13 @@ from torch import Tensor
 from torchmetrics import Metric
 
 from fairlit.metrics.functional import (
+    rate_gap,
+)
+from fairlit.metrics.functional._checks import (
     STATISTICS_DTYPE,
     _check_groups,
     _check_num_groups,
     _group_one_hot,
-    rate_gap,
 )
 
 __all__ = [

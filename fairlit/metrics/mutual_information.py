@@ -23,7 +23,7 @@ from fairlit.information import (
     group_statistics,
     pack_codes,
 )
-from fairlit.metrics.functional import (
+from fairlit.metrics.functional._checks import (
     STATISTICS_DTYPE,
     _check_binary,
     _check_groups,
