@@ -35,8 +35,9 @@ from torchmetrics.classification import (
 from fairlit.metrics import (
     DemographicParityDifference,
     EqualizedOddsDifference,
+    FactorizedMutualInformation,
     MulticlassDemographicParityDifference,
-    MutualInformation,
+    PlugInMutualInformation,
 )
 
 __all__ = ["STAGES", "Evaluator", "default_metrics"]
@@ -78,7 +79,7 @@ class Evaluator(nn.Module):
     ``default=False``, plus ``extra_metrics``, each copied per stage) and, for an encoder with
     firing probabilities, ``mi_bits`` (plug-in :math:`I(T; S)` of the sampled codes, bits) and
     ``mi_factorized_bits`` (factorized MI of the firing probabilities, bits), all over the
-    whole epoch (:class:`~fairlit.metrics.MutualInformation`).
+    whole epoch (:class:`~fairlit.metrics.PlugInMutualInformation`, :class:`~fairlit.metrics.FactorizedMutualInformation`).
 
     The model calls it as a factory with ``(num_classes, num_groups, code_bits)``, so a config
     gives only the other arguments.
@@ -136,11 +137,9 @@ class Evaluator(nn.Module):
             {
                 stage: nn.ModuleDict(
                     {
-                        "mi_bits": MutualInformation(
-                            num_groups, estimator="plugin", num_bits=code_bits
-                        ),
-                        "mi_factorized_bits": MutualInformation(
-                            num_groups, estimator="factorized", num_bits=code_bits
+                        "mi_bits": PlugInMutualInformation(num_groups, num_bits=code_bits),
+                        "mi_factorized_bits": FactorizedMutualInformation(
+                            num_groups, num_bits=code_bits
                         ),
                     }
                 )

@@ -16,15 +16,21 @@ from fairlit.metrics.group_rates import (
     EqualizedOddsDifference,
 )
 from fairlit.metrics.multiclass import MulticlassDemographicParityDifference
-from fairlit.metrics.mutual_information import MutualInformation
+from fairlit.metrics.mutual_information import (
+    FactorizedMutualInformation,
+    MutualInformation,
+    PlugInMutualInformation,
+)
 
 __all__ = [
     "AreaUnderDiscriminationCurve",
     "DemographicParityDifference",
     "DemographicParityRatio",
     "EqualizedOddsDifference",
+    "FactorizedMutualInformation",
     "GroupAUROC",
     "MulticlassDemographicParityDifference",
     "MutualInformation",
+    "PlugInMutualInformation",
     "functional",
 ]
