@@ -19,10 +19,11 @@ from sklearn.tree import DecisionTreeClassifier
 from threadpoolctl import threadpool_limits
 
 import fairlit.probes as probes_module
+from fairlit.callbacks import RepresentationProbe
 from fairlit.data import GermanDataModule, TabularDataset
 from fairlit.models import FairRepresentationModel
 from fairlit.nn import FullPrecisionEncoder, HybridBinaryEncoder
-from fairlit.probes import RepresentationProbe, encode_dataset, probe_representation
+from fairlit.probes import encode_dataset, probe_representation
 
 
 @pytest.fixture(autouse=True)
