@@ -23,7 +23,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if new:
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
         if reporter is not None:
-            reporter.write_line(f"FAILED: the tests wrote into the repository root: {new}", red=True)
+            reporter.write_line(
+                f"FAILED: the tests wrote into the repository root: {new}", red=True
+            )
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 

@@ -102,6 +102,11 @@ def test_checkpoint_from_another_architecture_is_refused_clearly(tmp_path):
             *QUIET,
         ]
     )
+    # The test ran with the checkpoint's 20 neurons, not the command line's 10.
+    _fitted, tested = sorted(Path.cwd().glob("lightning_logs/german/version_*/hparams.yaml"))
+    hparams = tested  # version_1, written by the test run
+    assert "out_features: 20" in hparams.read_text()
+    assert "out_features: 10" not in hparams.read_text()
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
