@@ -37,6 +37,7 @@ from fairlit.metrics.functional._checks import (
     _check_num_groups,
     _group_one_hot,
 )
+from fairlit.validation import infer_num_groups
 
 __all__ = [
     "MulticlassDemographicParityDifference",
@@ -156,7 +157,7 @@ def multiclass_prediction_statistics(
                 f"`preds`), got {tuple(groups.shape)}."
             )
     elif num_groups is None:
-        num_groups = int(groups.max()) + 1 if groups.numel() > 0 else 1
+        num_groups = infer_num_groups(groups)
     member = _group_one_hot(groups, num_groups)  # [N, G]
     predicted = F.one_hot(classes, num_classes).to(STATISTICS_DTYPE)  # [N, C]
     # Matrix products (not scatter-add) keep the counts deterministic on every device.

@@ -30,6 +30,7 @@ from fairlit.metrics.functional._checks import (
     _check_num_groups,
     _check_probabilities,
 )
+from fairlit.validation import check_log_base
 
 __all__ = [
     "FactorizedMutualInformation",
@@ -84,10 +85,8 @@ class _MutualInformation(Metric):
             isinstance(num_bits, bool) or not isinstance(num_bits, int) or num_bits < 1
         ):
             raise ValueError(f"`num_bits` must be a positive int or None, got {num_bits!r}.")
-        if not isinstance(base, (int, float)) or base <= 0 or base == 1:
-            raise ValueError(f"`base` must be positive and different from 1, got {base!r}.")
         self.num_bits = num_bits
-        self.base = float(base)
+        self.base = check_log_base(base)
         self.validate_args = validate_args
         self._seen_bits: int | None = num_bits  # code width, from the first batch if None
 

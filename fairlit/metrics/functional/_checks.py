@@ -8,6 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from fairlit.validation import infer_num_groups
+
 __all__ = ["STATISTICS_DTYPE", "EqualizedOddsComponent"]
 
 
@@ -38,7 +40,7 @@ def _check_groups(groups: Tensor, num_groups: int | None, name: str = "groups") 
             f"`{name}` must hold integer group indices (e.g. int64), got dtype {groups.dtype}."
         )
     if num_groups is None:
-        num_groups = int(groups.max()) + 1 if groups.numel() > 0 else 1
+        num_groups = infer_num_groups(groups)
         if num_groups < 1:
             raise ValueError(f"`{name}` must hold group indices >= 0, got min {int(groups.min())}.")
         return num_groups

@@ -18,6 +18,7 @@ from fairlit.metrics.functional._checks import (
     _check_same_shape,
 )
 from fairlit.metrics.functional.group_rates import rate_gap
+from fairlit.validation import infer_num_groups
 
 __all__ = [
     "DiscriminationCurveStatistics",
@@ -126,7 +127,7 @@ def discrimination_curve_statistics(
         _check_same_shape(preds, "preds", groups, "groups")
         num_groups = _check_groups(groups, num_groups, "groups")
     elif num_groups is None:
-        num_groups = int(groups.max()) + 1 if groups.numel() > 0 else 1
+        num_groups = infer_num_groups(groups)
     width = num_thresholds + 1
     bins = _grid_bins(preds, num_thresholds)
     # Integer bincount (no weights) is deterministic on CUDA as well.

@@ -19,6 +19,7 @@ from fairlit.metrics.functional._checks import (
     _check_same_shape,
 )
 from fairlit.metrics.functional.discrimination_curve import _grid_bins
+from fairlit.validation import infer_num_groups
 
 __all__ = [
     "GroupScoreHistogram",
@@ -89,7 +90,7 @@ def group_score_histogram(
         _check_binary(target, "target")
         num_groups = _check_groups(groups, num_groups, "groups")
     elif num_groups is None:
-        num_groups = int(groups.max()) + 1 if groups.numel() > 0 else 1
+        num_groups = infer_num_groups(groups)
     width = num_thresholds + 1
     bins = _grid_bins(preds, num_thresholds)
     labels = target.reshape(-1).long()

@@ -21,6 +21,7 @@ from fairlit.metrics.functional._checks import (
     _check_threshold,
     _group_one_hot,
 )
+from fairlit.validation import infer_num_groups
 
 __all__ = [
     "GroupRateStatistics",
@@ -201,7 +202,7 @@ def group_rate_statistics(
         _check_threshold(threshold)
         num_groups = _check_groups(groups, num_groups, "groups")
     elif num_groups is None:
-        num_groups = int(groups.max()) + 1 if groups.numel() > 0 else 1
+        num_groups = infer_num_groups(groups)
     one_hot = _group_one_hot(groups, num_groups)  # [N, G]
     flat = preds.reshape(-1)
     # Threshold in the dtype of `preds` (as `preds >= threshold` would), so that a float32 0.7
