@@ -384,7 +384,10 @@ class FairRepresentationModel(pl.LightningModule):
         }
 
     def _log_epoch(self, stage: str) -> None:
-        self.log_dict(self.evaluator.compute(stage))
+        # The evaluator's metrics sync their states across processes before computing, so
+        # every rank holds the same values; a max over ranks keeps them bit for bit (and keeps
+        # Lightning from warning that epoch-level values are not synced).
+        self.log_dict(self.evaluator.compute(stage), sync_dist=True, reduce_fx="max")
         self.evaluator.reset(stage)
 
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> dict[str, Tensor]:
