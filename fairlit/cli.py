@@ -8,7 +8,12 @@ and any subclass of :class:`~fairlit.data.FairDataModule` (which provides
 ``class_path`` in a config; ``fit --data.help FairDataModule`` lists them.
 """
 
+import itertools
+import os
+import re
 import sys
+import warnings
+from pathlib import Path
 from typing import Any
 
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
@@ -16,6 +21,7 @@ from pytorch_lightning.utilities.rank_zero import rank_zero_only
 
 from fairlit import __version__
 from fairlit.data.base import FairDataModule
+from fairlit.errors import ConfigurationError, one_line, root_message
 from fairlit.models import FairRepresentationModel
 
 __all__ = ["FairlitCLI", "build_cli", "main"]
@@ -54,6 +60,17 @@ class FairlitCLI(LightningCLI):
             default=False,
             help="fit only: evaluate the final weights on the test split when training ends",
         )
+
+    def instantiate_classes(self) -> None:
+        """Instantiate the configured classes; a failure becomes a one-line ConfigurationError.
+
+        Raises:
+            ConfigurationError: naming the root cause (e.g. a missing data file).
+        """
+        try:
+            super().instantiate_classes()
+        except Exception as err:
+            raise ConfigurationError(root_message(err)) from err
 
     def after_fit(self) -> None:
         """Test the final weights if asked, then say where the checkpoint and the logs went."""
@@ -111,14 +128,103 @@ def build_cli(args: list[str] | None = None, run: bool = False, **kwargs: Any) -
             "sweep (`fairlit sweep --help`).",
         },
     }
+    extra_parser_kwargs = kwargs.pop("parser_kwargs", {})
     options.update(kwargs)
+    options["parser_kwargs"] = {**options["parser_kwargs"], **extra_parser_kwargs}
     return FairlitCLI(FairRepresentationModel, FairDataModule, **options)
+
+
+def _config_files(args: list[str]) -> list[str]:
+    files = [a.split("=", 1)[1] for a in args if a.startswith("--config=")]
+    files += [b for a, b in itertools.pairwise(args) if a == "--config"]
+    return files
+
+
+def _where(message: str, args: list[str]) -> str:
+    """Name the config file that holds the key an error is about (a YAML typo)."""
+    key = re.search(r"(?:option|key) '([^']+)'", message)
+    if not key or f"{key.group(1)}=" in " ".join(args):
+        return message
+    for path in _config_files(args):
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError:
+            continue
+        if re.search(rf"^\s*{re.escape(key.group(1))}\s*:", text, flags=re.MULTILINE):
+            return f"{path}: {message}"
+    return message
+
+
+def _suggest(message: str, args: list[str]) -> str:
+    """Add the nearest valid name to an unknown class or an unrecognized option."""
+    import difflib
+    import importlib
+
+    missing = re.search(r"module '([\w.]+)' has no attribute '(\w+)'", message)
+    if missing:
+        try:
+            names = dir(importlib.import_module(missing.group(1)))
+        except Exception:
+            return message
+        close = difflib.get_close_matches(missing.group(2), names, n=1)
+        return f"{message}; did you mean '{close[0]}'?" if close else message
+    unknown = re.search(r"unrecognized arguments: (--[^\s=]+)", message)
+    if not unknown:
+        return message
+    bad = unknown.group(1)
+    rest = [a for a in args if a != bad and not a.startswith(f"{bad}=")]
+    rest = [a for a in rest if a not in ("fit", "validate", "test", "predict")]
+    try:
+        import yaml
+
+        from fairlit.sweep.trials import flatten, quiet_lightning
+
+        with quiet_lightning(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            cli = build_cli(
+                [*rest, "--trainer.logger=false"],
+                run=False,
+                save_config_callback=None,
+                parser_kwargs={"exit_on_error": False},
+            )
+        keys = list(flatten(yaml.safe_load(cli.parser.dump(cli.config, skip_none=False))))
+    except Exception:
+        return message
+    close = difflib.get_close_matches(bad.removeprefix("--"), keys, n=1, cutoff=0.6)
+    return f"{message}; did you mean --{close[0]}?" if close else message
 
 
 def main(args: list[str] | None = None) -> None:
     """Run LightningCLI's subcommands (fit, validate, test, predict) with ``args``.
 
     The ``fairlit`` console script (:mod:`fairlit.entry`) calls this for every
-    subcommand but ``sweep``.
+    subcommand but ``sweep``. A configuration error (an unknown or abbreviated option, a
+    class-path typo, a value of the wrong type, a class that refuses its arguments such as a
+    missing data file) prints at most three lines on stderr and exits with status 2;
+    ``FAIRLIT_DEBUG=1`` shows the full traceback instead.
+
+    Raises:
+        SystemExit: with status 2 after a configuration error.
     """
-    build_cli(sys.argv[1:] if args is None else list(args), run=True)
+    import argparse
+
+    argv = sys.argv[1:] if args is None else list(args)
+    debug = os.environ.get("FAIRLIT_DEBUG", "") not in ("", "0")
+    command = next((a for a in argv if not a.startswith("-")), "")
+    parser_kwargs = {"exit_on_error": debug, "allow_abbrev": False}
+    try:
+        with warnings.catch_warnings():
+            # fairlit passes sys.argv on purpose (to add parser options); nothing to warn about.
+            warnings.filterwarnings("ignore", message="LightningCLI's args parameter")
+            build_cli(argv, run=True, parser_kwargs=parser_kwargs)
+    except (argparse.ArgumentError, ConfigurationError) as err:
+        if debug:
+            raise
+        message = one_line(str(err)) if isinstance(err, argparse.ArgumentError) else str(err)
+        message = _suggest(_where(message, argv), argv)
+        print(f"fairlit {command}: error: {message}".rstrip(), file=sys.stderr)
+        print(
+            f"`fairlit {command} --help` lists the options; FAIRLIT_DEBUG=1 shows the traceback.",
+            file=sys.stderr,
+        )
+        raise SystemExit(2) from None
