@@ -9,6 +9,7 @@ and any subclass of :class:`~fairlit.data.FairDataModule` (which provides
 """
 
 import itertools
+import logging
 import os
 import re
 import sys
@@ -194,6 +195,24 @@ def _suggest(message: str, args: list[str]) -> str:
     return f"{message}; did you mean --{close[0]}?" if close else message
 
 
+class _NoAdverts(logging.Filter):
+    """Drop Lightning's "💡 Tip: try installing ..." lines (adverts for other products)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("💡 Tip:")
+
+
+def _quiet_command_line() -> None:
+    """What the command line never needs to show: product tips and a Lightning deprecation."""
+    logger = logging.getLogger("pytorch_lightning.utilities.rank_zero")
+    if not any(isinstance(f, _NoAdverts) for f in logger.filters):
+        logger.addFilter(_NoAdverts())
+    # Raised inside Lightning 2.6 by its own use of torch's pytree API; not the user's to fix.
+    warnings.filterwarnings(
+        "ignore", message=r".*isinstance\(treespec, LeafSpec\).*", category=FutureWarning
+    )
+
+
 def main(args: list[str] | None = None) -> None:
     """Run LightningCLI's subcommands (fit, validate, test, predict) with ``args``.
 
@@ -209,6 +228,7 @@ def main(args: list[str] | None = None) -> None:
     import argparse
 
     argv = sys.argv[1:] if args is None else list(args)
+    _quiet_command_line()
     debug = os.environ.get("FAIRLIT_DEBUG", "") not in ("", "0")
     command = next((a for a in argv if not a.startswith("-")), "")
     parser_kwargs = {"exit_on_error": debug, "allow_abbrev": False}
