@@ -99,5 +99,3 @@ def _closest_parameter(name: str, class_path: str | None) -> str:
         return ""
     close = difflib.get_close_matches(name, choices, n=1)
     return f" of {attribute}; did you mean '{close[0]}'?" if close else f" of {attribute}"
-
-

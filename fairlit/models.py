@@ -19,17 +19,17 @@ import torch
 import torch.nn.functional as F
 from jsonargparse.typing import ClosedUnitInterval
 from pytorch_lightning.cli import LRSchedulerCallable, OptimizerCallable
-from torch import Tensor, nn
+from torch import Tensor
 
 from fairlit.evaluation import Evaluator
-from fairlit.nn import Encoder, EncoderOutput, TaskHead
+from fairlit.nn import Encoder, EncoderOutput, Head, TaskHead
 from fairlit.regularizers import NoRegularizer, Regularizer
 
 __all__ = ["FairRepresentationModel", "NonFiniteLossError"]
 
 _TRAIN_TERMS = ("loss", "task_loss", "penalty")
 
-HeadFactory = Callable[[int, int], nn.Module]
+HeadFactory = Callable[[int, int], Head]
 RegularizerFactory = Callable[[int, int], Regularizer]
 EvaluatorFactory = Callable[[int, int, int], Evaluator]
 
@@ -71,9 +71,10 @@ class FairRepresentationModel(pl.LightningModule):
         encoder: A :class:`~fairlit.nn.Encoder`: maps ``x`` to an
             :class:`~fairlit.nn.EncoderOutput` (a :class:`~fairlit.nn.StochasticEncoder` for a
             binary code with an ``inference`` mode).
-        head: Factory ``(in_features, num_classes) -> nn.Module`` returning
+        head: Factory ``(in_features, num_classes) ->`` :class:`~fairlit.nn.Head` returning
             logits; ``None`` builds a linear :class:`~fairlit.nn.TaskHead`.
-        regularizer: Factory ``(in_features, num_groups) -> nn.Module``
+        regularizer: Factory ``(in_features, num_groups) ->``
+            :class:`~fairlit.regularizers.Regularizer`
             returning a penalty from ``(EncoderOutput, s)``; ``None`` means no
             regularizer.
         gamma: Weight :math:`\gamma \in [0, 1]` of the penalty.

@@ -202,3 +202,12 @@ def test_debug_shows_the_traceback(monkeypatch):
     with pytest.raises((ValueError, SystemExit)) as info:
         main(["fit", "--config", str(CONFIGS / "german.yaml"), "--data.init_args.val_fraction=2"])
     assert "val_fraction" in str(info.value)
+
+
+def test_model_help_lists_fairlit_components_only(capsys):
+    with pytest.raises(SystemExit):
+        main(["fit", "--model.help", "FairRepresentationModel"])
+    text = capsys.readouterr().out
+    assert "fairlit.nn.TaskHead" in text and "fairlit.nn.HybridBinaryEncoder" in text
+    assert "torch.nn.Identity" not in text  # heads and encoders are fairlit's bases, not nn.Module
+    assert len(text.splitlines()) < 250

@@ -18,7 +18,7 @@ from fairlit.nn.encoders import (
     QuantizedBinaryEncoder,
     build_mlp,
 )
-from fairlit.nn.heads import TaskHead
+from fairlit.nn.heads import Head, TaskHead
 from fairlit.nn.layers import (
     EncoderOutput,
     Inference,
@@ -35,6 +35,7 @@ __all__ = [
     "Encoder",
     "EncoderOutput",
     "FullPrecisionEncoder",
+    "Head",
     "HybridBinaryEncoder",
     "Inference",
     "QuantizedBinaryEncoder",
