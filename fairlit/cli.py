@@ -85,10 +85,26 @@ class FairlitCLI(LightningCLI):
             f"fairlit: logs:       {trainer.log_dir}",
         ]
         if best:
-            lines.append(
-                f"fairlit: evaluate it with: fairlit test --config <the same configs> --ckpt_path {best}"
-            )
+            configs = self.config[self.subcommand].get("config") or []
+            names = " ".join(f"--config {getattr(c, 'relative', c)}" for c in configs)
+            lines.append(f"fairlit: evaluate it with: fairlit test {names} --ckpt_path {best}")
+            lines.append(f"fairlit: predict with:     fairlit predict {names} --ckpt_path {best}")
         _print("\n".join(lines))
+
+    def before_predict(self) -> None:
+        """Add a :class:`~fairlit.callbacks.PredictionWriter` unless one is configured."""
+        from fairlit.callbacks import PredictionWriter
+
+        if not any(isinstance(c, PredictionWriter) for c in self.trainer.callbacks):
+            self.trainer.callbacks.append(PredictionWriter())
+
+    def after_predict(self) -> None:
+        """Say where the predictions went."""
+        from fairlit.callbacks import PredictionWriter
+
+        for callback in self.trainer.callbacks:
+            if isinstance(callback, PredictionWriter) and callback.path:
+                _print(f"fairlit: predictions: {callback.path}")
 
     def after_test(self) -> None:
         """Say where the test's logs went (a new version folder of the logger)."""
@@ -207,6 +223,8 @@ def _quiet_command_line() -> None:
     logger = logging.getLogger("pytorch_lightning.utilities.rank_zero")
     if not any(isinstance(f, _NoAdverts) for f in logger.filters):
         logger.addFilter(_NoAdverts())
+    # fairlit's BatchLoader hands out whole batches; the rows are numbered by the writer.
+    warnings.filterwarnings("ignore", message=".*Couldn't infer the batch indices.*")
     # Raised inside Lightning 2.6 by its own use of torch's pytree API; not the user's to fix.
     warnings.filterwarnings(
         "ignore", message=r".*isinstance\(treespec, LeafSpec\).*", category=FutureWarning

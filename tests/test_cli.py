@@ -211,3 +211,31 @@ def test_model_help_lists_fairlit_components_only(capsys):
     assert "fairlit.nn.TaskHead" in text and "fairlit.nn.HybridBinaryEncoder" in text
     assert "torch.nn.Identity" not in text  # heads and encoders are fairlit's bases, not nn.Module
     assert len(text.splitlines()) < 250
+
+
+def test_predict_writes_predictions_that_match_the_test_metrics(tmp_path, capsys):
+    import shlex
+
+    import pandas as pd
+
+    german = str(CONFIGS / "german.yaml")
+    main(["fit", "--config", german, "--trainer.max_epochs=2", *QUIET])
+    printed = capsys.readouterr().out
+    [predict] = [line for line in printed.splitlines() if "predict with:" in line]
+    command = shlex.split(predict.split("predict with:", 1)[1])
+    assert command[:2] == ["fairlit", "predict"] and "<" not in predict  # pasteable
+    main([*command[1:], *QUIET])
+    out = capsys.readouterr().out.splitlines()
+    [line] = [text for text in out if "fairlit: predictions:" in text]
+    frame = pd.read_csv(line.split("fairlit: predictions:", 1)[1].strip())
+    ckpt = command[command.index("--ckpt_path") + 1]
+    main(["test", "--config", german, "--ckpt_path", ckpt, *QUIET])
+    [metrics] = sorted(tmp_path.glob("lightning_logs/german/version_*/metrics.csv"))[-1:]
+    tested = pd.read_csv(metrics).dropna(subset=["test/accuracy"]).iloc[-1]
+    assert list(frame.columns[:5]) == ["row", "y_prob", "y_pred", "y", "s"]
+    assert len([c for c in frame.columns if c.startswith("code_")]) == 20
+    assert (frame["y_pred"] == (frame["y_prob"] >= 0.5)).all()
+    # The same weights and the same seeded samples as `fairlit test`: the same accuracy.
+    assert (frame["y_pred"] == frame["y"]).mean() == pytest.approx(
+        tested["test/accuracy"], abs=1e-6
+    )
