@@ -62,6 +62,22 @@ class FairlitCLI(LightningCLI):
             help="fit only: evaluate the final weights on the test split when training ends",
         )
 
+    def before_instantiate_classes(self) -> None:
+        """Put a logger's relative ``save_dir`` under ``trainer.default_root_dir`` when one is set.
+
+        The configs log to ``lightning_logs/``; with ``--trainer.default_root_dir=DIR`` the logs
+        and the checkpoints go to ``DIR/lightning_logs/`` instead of the working directory.
+        """
+        config = self.config[self.subcommand] if self.subcommand else self.config
+        root = config.get("trainer.default_root_dir")
+        loggers = config.get("trainer.logger")
+        if not root or not loggers or isinstance(loggers, bool):
+            return
+        for spec in loggers if isinstance(loggers, list) else [loggers]:
+            save_dir = spec.get("init_args.save_dir") if hasattr(spec, "get") else None
+            if isinstance(save_dir, str) and not os.path.isabs(save_dir):
+                spec["init_args.save_dir"] = os.path.join(str(root), save_dir)
+
     def instantiate_classes(self) -> None:
         """Instantiate the configured classes; a failure becomes a one-line ConfigurationError.
 

@@ -239,3 +239,14 @@ def test_predict_writes_predictions_that_match_the_test_metrics(tmp_path, capsys
     assert (frame["y_pred"] == frame["y"]).mean() == pytest.approx(
         tested["test/accuracy"], abs=1e-6
     )
+
+
+def test_logs_and_checkpoints_follow_default_root_dir(tmp_path):
+    # Two epochs, shorter than the config's check_val_every_n_epoch (10): a checkpoint anyway.
+    german = str(CONFIGS / "german.yaml")
+    main(["fit", "--config", german, "--trainer.max_epochs=2",
+          f"--trainer.default_root_dir={tmp_path / 'runs'}", "--trainer.enable_progress_bar=false"])  # fmt: skip
+    version = tmp_path / "runs" / "lightning_logs" / "german" / "version_0"
+    assert (version / "metrics.csv").is_file()
+    assert [p.name for p in (version / "checkpoints").glob("*.ckpt")] == ["epoch=1-step=38.ckpt"]
+    assert not (tmp_path / "lightning_logs").exists()  # nothing in the working directory
