@@ -62,6 +62,29 @@ class FairlitCLI(LightningCLI):
             help="fit only: evaluate the final weights on the test split when training ends",
         )
 
+    def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
+        """Parse, and keep the arguments (the model options given on the command line)."""
+        self._command_line = list(sys.argv[1:] if args is None else args)
+        super().parse_arguments(parser, args)
+
+    def _parse_ckpt_path(self) -> None:
+        # LightningCLI applies the checkpoint's hyper-parameters over the whole configuration,
+        # command line included. Apply them, then the command line's own --model options
+        # again, so that an evaluation option given on the command line (prediction_samples,
+        # the encoder's inference mode) is the one used: configs < checkpoint < command line.
+        super()._parse_ckpt_path()
+        subcommand = self.config.get("subcommand")
+        args = getattr(self, "_command_line", [])
+        if not subcommand or not self.config[subcommand].get("ckpt_path"):
+            return
+        model_args = [a for a in args if a.startswith(("--model.", "--model="))]
+        if not model_args:
+            return
+        parsed = self.parser.parse_args(
+            [subcommand, *model_args], namespace=self.config.clone(), defaults=False
+        )
+        self.config = parsed
+
     def before_instantiate_classes(self) -> None:
         """Put a logger's relative ``save_dir`` under ``trainer.default_root_dir`` when one is set.
 

@@ -250,3 +250,19 @@ def test_logs_and_checkpoints_follow_default_root_dir(tmp_path):
     assert (version / "metrics.csv").is_file()
     assert [p.name for p in (version / "checkpoints").glob("*.ckpt")] == ["epoch=1-step=38.ckpt"]
     assert not (tmp_path / "lightning_logs").exists()  # nothing in the working directory
+
+
+def test_command_line_model_options_win_over_the_checkpoint(tmp_path):
+    import pandas as pd
+
+    german = str(CONFIGS / "german.yaml")
+    main(["fit", "--config", german, "--trainer.max_epochs=2", *QUIET])
+    [ckpt] = list(tmp_path.glob("lightning_logs/german/version_0/checkpoints/*.ckpt"))
+    main(["test", "--config", german, f"--ckpt_path={ckpt}", *QUIET])
+    main(["test", "--config", german, f"--ckpt_path={ckpt}", *QUIET,
+          "--model.init_args.prediction_samples=1"])  # fmt: skip
+    runs = [tmp_path / "lightning_logs" / "german" / f"version_{i}" for i in (1, 2)]
+    assert "prediction_samples: 32" in (runs[0] / "hparams.yaml").read_text()
+    assert "prediction_samples: 1\n" in (runs[1] / "hparams.yaml").read_text()
+    auc = [pd.read_csv(r / "metrics.csv")["test/auc"].dropna().iloc[-1] for r in runs]
+    assert auc[0] != auc[1]  # one sample per row predicts differently from the mean of 32
