@@ -22,6 +22,7 @@ from pytorch_lightning.utilities.rank_zero import rank_zero_only
 
 from fairlit import __version__
 from fairlit.data.base import FairDataModule
+from fairlit.data.resources import DataFileError
 from fairlit.errors import ConfigurationError, one_line, root_message
 from fairlit.models import FairRepresentationModel
 
@@ -276,7 +277,8 @@ def main(args: list[str] | None = None) -> None:
     The ``fairlit`` console script (:mod:`fairlit.entry`) calls this for every
     subcommand but ``sweep``. A configuration error (an unknown or abbreviated option, a
     class-path typo, a value of the wrong type, a class that refuses its arguments such as a
-    missing data file) prints at most three lines on stderr and exits with status 2;
+    missing data file) or a data error while running (a category the checkpoint's
+    preprocessing lacks) prints at most three lines on stderr and exits with status 2;
     ``FAIRLIT_DEBUG=1`` shows the full traceback instead.
 
     Raises:
@@ -294,7 +296,7 @@ def main(args: list[str] | None = None) -> None:
             # fairlit passes sys.argv on purpose (to add parser options); nothing to warn about.
             warnings.filterwarnings("ignore", message="LightningCLI's args parameter")
             build_cli(argv, run=True, parser_kwargs=parser_kwargs)
-    except (argparse.ArgumentError, ConfigurationError) as err:
+    except (argparse.ArgumentError, ConfigurationError, DataFileError) as err:
         if debug:
             raise
         message = one_line(str(err)) if isinstance(err, argparse.ArgumentError) else str(err)

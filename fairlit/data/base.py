@@ -21,6 +21,7 @@ import torch
 
 from fairlit.data.loading import BatchLoader, TabularDataset, stratified_split
 from fairlit.data.parsers import TabularSchema
+from fairlit.data.resources import DataFileError
 
 __all__ = ["FairDataModule", "TabularDataModule", "TabularTable", "encode_features"]
 
@@ -224,6 +225,7 @@ class TabularDataModule(FairDataModule):
             raise ValueError(f"test_fraction must be in [0, 1), got {test_fraction!r}")
         self.test_fraction = test_fraction
         self.include_sensitive_in_features = include_sensitive_in_features
+        self._fitted: dict | None = None  # preprocessing restored from a checkpoint
         # Called here, Lightning collects the arguments of every __init__ up the subclass chain
         # (the subclass's own and the ones it forwards as **kwargs), defaults included.
         self.save_hyperparameters()
@@ -289,11 +291,15 @@ class TabularDataModule(FairDataModule):
             train, val, test = stratified_split(
                 strata, (self.val_fraction, test_fraction), self.seed
             )
-        schema = self.feature_schema
-        train_numeric = table.features.iloc[train][list(schema.numeric)].to_numpy(np.float64)
-        mean = train_numeric.mean(axis=0) if len(train) else np.zeros(len(schema.numeric))
-        std = train_numeric.std(axis=0) if len(train) else np.ones(len(schema.numeric))
-        std = np.where(std > 0, std, 1.0)
+        if self._fitted is not None:
+            schema, mean, std = self._restored_preprocessing(table)
+        else:
+            schema = self.feature_schema
+            train_numeric = table.features.iloc[train][list(schema.numeric)].to_numpy(np.float64)
+            mean = train_numeric.mean(axis=0) if len(train) else np.zeros(len(schema.numeric))
+            std = train_numeric.std(axis=0) if len(train) else np.ones(len(schema.numeric))
+            std = np.where(std > 0, std, 1.0)
+        self.fitted_schema = schema
         self.feature_mean, self.feature_std = mean, std
 
         def make(rows: np.ndarray) -> TabularDataset:
@@ -305,3 +311,58 @@ class TabularDataModule(FairDataModule):
             )
 
         self.train_dataset, self.val_dataset, self.test_dataset = make(train), make(val), make(test)
+
+    # -- the fitted preprocessing travels with the checkpoint ----------------------------------
+
+    def state_dict(self) -> dict:
+        """The preprocessing fitted on the training split; Lightning saves it in checkpoints.
+
+        Returns:
+            ``{"preprocessing": {"numeric", "categorical", "mean", "std"}}`` (empty before
+            :meth:`setup`): the feature columns, every category of each categorical column,
+            and the training split's per-column mean and standard deviation.
+        """
+        if getattr(self, "feature_mean", None) is None:
+            return {}
+        schema = self.fitted_schema
+        return {
+            "preprocessing": {
+                "numeric": list(schema.numeric),
+                "categorical": {c: list(v) for c, v in schema.categorical.items()},
+                "mean": [float(v) for v in self.feature_mean],
+                "std": [float(v) for v in self.feature_std],
+            }
+        }
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Encode with a checkpoint's preprocessing (re-encoding splits already built).
+
+        Scoring data then gets the training data's scaling and one-hot columns, never its own;
+        a category the training data did not have is an error naming the column.
+
+        Raises:
+            DataFileError: for a column or category the checkpoint's preprocessing lacks.
+        """
+        fitted = state_dict.get("preprocessing")
+        if not fitted:
+            return
+        self._fitted = fitted
+        if self.train_dataset is not None:
+            self.train_dataset = self.val_dataset = self.test_dataset = None
+            self.setup()
+
+    def _restored_preprocessing(
+        self, table: TabularTable
+    ) -> tuple[TabularSchema, np.ndarray, np.ndarray]:
+        fitted = self._fitted or {}
+        schema = TabularSchema(
+            tuple(fitted["numeric"]), {c: tuple(v) for c, v in fitted["categorical"].items()}
+        )
+        source = f"{type(self).__name__} (preprocessing from the checkpoint)"
+        schema.check(table.features, source)
+        if schema.width() != self.num_features:
+            raise DataFileError(
+                f"{source}: {schema.width()} features after encoding, but this data gives "
+                f"{self.num_features}; score data with the training data's columns and categories"
+            )
+        return schema, np.asarray(fitted["mean"]), np.asarray(fitted["std"])
