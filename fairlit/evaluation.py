@@ -46,10 +46,23 @@ __all__ = ["STAGES", "Evaluator", "default_metrics"]
 STAGES: tuple[str, ...] = ("val", "test")
 
 
-def default_metrics(num_classes: int, num_groups: int) -> dict[str, Metric]:
-    """Fairlit's default prediction metrics.
+class _BinaryAccuracy(BinaryAccuracy):
+    """torchmetrics' BinaryAccuracy with fairlit's decision rule: positive iff ``p >= 0.5``.
 
-    Binary targets: ``accuracy`` (torchmetrics ``BinaryAccuracy``, threshold 0.5), ``auc``
+    torchmetrics counts ``p > threshold`` as positive, fairlit's group metrics ``p >= threshold``;
+    with both in one collection a probability of exactly 0.5 would be a negative for accuracy and
+    a positive for ΔDP and ΔEO. The predictions are thresholded here with fairlit's rule first.
+    """
+
+    def update(self, preds: Tensor, target: Tensor) -> None:
+        super().update((preds >= self.threshold).to(preds.dtype), target)
+
+
+def default_metrics(num_classes: int, num_groups: int) -> dict[str, Metric]:
+    r"""Fairlit's default prediction metrics.
+
+    Binary targets: ``accuracy`` (torchmetrics ``BinaryAccuracy`` with fairlit's decision rule,
+    positive iff :math:`P(y=1) \ge 0.5`, the rule of ΔDP and ΔEO too), ``auc``
     (``BinaryAUROC``), ``dp_difference`` (:class:`~fairlit.metrics.DemographicParityDifference`)
     and ``eo_difference`` (:class:`~fairlit.metrics.EqualizedOddsDifference`). More classes:
     micro ``accuracy``, ``auc`` and the multiclass ``dp_difference``.
@@ -60,7 +73,7 @@ def default_metrics(num_classes: int, num_groups: int) -> dict[str, Metric]:
     """
     if num_classes == 2:
         return {
-            "accuracy": BinaryAccuracy(),
+            "accuracy": _BinaryAccuracy(),
             "auc": BinaryAUROC(),
             "dp_difference": DemographicParityDifference(num_groups=num_groups),
             "eo_difference": EqualizedOddsDifference(num_groups=num_groups),

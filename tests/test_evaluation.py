@@ -90,3 +90,16 @@ def test_bad_extra_metrics_name_the_key():
         Evaluator(2, 2, 3, extra_metrics={"recall": recall_score})
     with pytest.raises(ValueError, match=r"extra_metrics\['accuracy'\]: the name is taken"):
         Evaluator(2, 2, 3, extra_metrics={"accuracy": BinaryRecall()})
+
+
+def test_one_decision_rule_for_accuracy_and_the_group_metrics():
+    # P(y=1) = 0.5 is a positive prediction for every metric (it was a negative for accuracy
+    # and a positive for ΔEO: accuracy 0.5 with ΔEO 0.0, which no single classifier gives).
+    ev = Evaluator(2, 2, 3)
+    y_prob = torch.tensor([0.5, 0.5, 0.9, 0.1])
+    y, s = torch.tensor([1, 1, 1, 0]), torch.tensor([0, 0, 1, 1])
+    ev.update("val", y_prob, y, s)
+    values = ev.compute("val")
+    hard = (y_prob >= 0.5).long()
+    assert float(values["val/accuracy"]) == float((hard == y).float().mean()) == 1.0
+    assert float(values["val/eo_difference"]) == 0.0
