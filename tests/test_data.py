@@ -440,3 +440,40 @@ def test_scoring_data_gets_the_training_preprocessing_from_the_checkpoint(tmp_pa
         pl.Trainer(logger=False, enable_progress_bar=False).predict(
             model, datamodule=green, ckpt_path=ckpt
         )
+
+
+def test_predict_on_a_new_csv_scores_every_row_like_the_training_file(tmp_path):
+    import pandas as pd
+    import pytorch_lightning as pl
+
+    from fairlit.data import CSVDataModule
+    from fairlit.models import FairRepresentationModel
+    from fairlit.nn import HybridBinaryEncoder
+
+    source = _color_csv(tmp_path / "train.csv", ["blue", "red", "white"])
+    train = CSVDataModule(source, "label", "sex", batch_size=16, test_fraction=0.25)
+    model = FairRepresentationModel(
+        HybridBinaryEncoder(train.num_features, 4, inference="threshold")
+    )
+    trainer = pl.Trainer(max_epochs=1, logger=False, enable_progress_bar=False,
+                         enable_model_summary=False, default_root_dir=tmp_path)  # fmt: skip
+    trainer.fit(model, datamodule=train)
+    ckpt = tmp_path / "model.ckpt"
+    trainer.save_checkpoint(ckpt)
+
+    def scores(path):
+        dm = CSVDataModule(path, "label", "sex", batch_size=7, test_fraction=0.25)
+        out = pl.Trainer(logger=False, enable_progress_bar=False).predict(
+            model, datamodule=dm, ckpt_path=ckpt
+        )
+        return torch.cat([b["y_prob"] for b in out])
+
+    everything = scores(source)
+    assert len(everything) == 60  # every row, not a split
+    # A subset of the rows, in another order, holding fewer categories (no "white").
+    frame = pd.read_csv(source)
+    subset = frame[frame["color"] != "white"].sample(frac=1.0, random_state=1)
+    subset.to_csv(tmp_path / "subset.csv", index=False)
+    torch.testing.assert_close(
+        scores(str(tmp_path / "subset.csv")), everything[subset.index.to_numpy()]
+    )

@@ -21,7 +21,6 @@ import torch
 
 from fairlit.data.loading import BatchLoader, TabularDataset, stratified_split
 from fairlit.data.parsers import TabularSchema
-from fairlit.data.resources import DataFileError
 
 __all__ = ["FairDataModule", "TabularDataModule", "TabularTable", "encode_features"]
 
@@ -84,6 +83,7 @@ class FairDataModule(pl.LightningDataModule):
         self.train_dataset: TabularDataset | None = None
         self.val_dataset: TabularDataset | None = None
         self.test_dataset: TabularDataset | None = None
+        self.predict_dataset: TabularDataset | None = None
 
     @property
     def num_features(self) -> int:
@@ -129,8 +129,9 @@ class FairDataModule(pl.LightningDataModule):
         return self._loader(self.test_dataset, train=False)
 
     def predict_dataloader(self) -> BatchLoader:
-        """Loader over the test split (what ``fairlit predict`` scores)."""
-        return self._loader(self.test_dataset, train=False)
+        """Loader over what ``fairlit predict`` scores: ``predict_dataset``, else the test split."""
+        dataset = getattr(self, "predict_dataset", None)
+        return self._loader(dataset if dataset is not None else self.test_dataset, train=False)
 
 
 @dataclass
@@ -210,6 +211,8 @@ class TabularDataModule(FairDataModule):
     sensitive_columns: tuple[str, ...] = ()
     group_names: tuple[str, ...] = ()
     default_test_fraction: float = 0.2
+    #: What ``predict`` scores: ``"test"`` (the test split) or ``"all"`` (every row, in order).
+    predict_rows: str = "test"
 
     def __init__(
         self,
@@ -234,7 +237,15 @@ class TabularDataModule(FairDataModule):
 
     @property
     def feature_schema(self) -> TabularSchema:
-        """The schema of the encoded features (sensitive columns removed unless kept)."""
+        """The schema of the encoded features (sensitive columns removed unless kept).
+
+        After :meth:`load_state_dict`, the checkpoint's: its columns and categories.
+        """
+        if getattr(self, "_fitted", None) is not None:
+            return TabularSchema(
+                tuple(self._fitted["numeric"]),
+                {c: tuple(v) for c, v in self._fitted["categorical"].items()},
+            )
         if self.include_sensitive_in_features:
             return self.schema
         return self.schema.without(self.sensitive_columns)
@@ -311,6 +322,10 @@ class TabularDataModule(FairDataModule):
             )
 
         self.train_dataset, self.val_dataset, self.test_dataset = make(train), make(val), make(test)
+        # What predict scores: every row of the table, in its order, or the test split.
+        self.predict_dataset = (
+            make(np.arange(len(table.y))) if self.predict_rows == "all" else self.test_dataset
+        )
 
     # -- the fitted preprocessing travels with the checkpoint ----------------------------------
 
@@ -349,20 +364,14 @@ class TabularDataModule(FairDataModule):
         self._fitted = fitted
         if self.train_dataset is not None:
             self.train_dataset = self.val_dataset = self.test_dataset = None
+            self.predict_dataset = None
             self.setup()
 
     def _restored_preprocessing(
         self, table: TabularTable
     ) -> tuple[TabularSchema, np.ndarray, np.ndarray]:
         fitted = self._fitted or {}
-        schema = TabularSchema(
-            tuple(fitted["numeric"]), {c: tuple(v) for c, v in fitted["categorical"].items()}
-        )
+        schema = self.feature_schema
         source = f"{type(self).__name__} (preprocessing from the checkpoint)"
         schema.check(table.features, source)
-        if schema.width() != self.num_features:
-            raise DataFileError(
-                f"{source}: {schema.width()} features after encoding, but this data gives "
-                f"{self.num_features}; score data with the training data's columns and categories"
-            )
         return schema, np.asarray(fitted["mean"]), np.asarray(fitted["std"])

@@ -219,6 +219,10 @@ class GermanDataModule(TabularDataModule):
 class CSVDataModule(TabularDataModule):
     """Any CSV table with a binary target and a categorical sensitive column.
 
+    ``predict`` scores **every row** of the file, in its order (``predict_rows = "all"``):
+    ``fairlit predict --ckpt_path CK --data.init_args.path=new.csv`` scores a new file with the
+    training data's preprocessing, restored from the checkpoint.
+
     The file is read and validated in ``__init__`` by
     :func:`fairlit.data.parsers.read_csv_table` (so :attr:`num_features` is
     known before ``setup``): every named column must exist, the target must
@@ -241,6 +245,8 @@ class CSVDataModule(TabularDataModule):
             False/True target as it is.
         **kwargs: See :class:`~fairlit.data.base.TabularDataModule`.
     """
+
+    predict_rows = "all"
 
     def __init__(
         self,
