@@ -2,9 +2,10 @@
 # The README's results: for each dataset, SQNN (factorized MI, and the exact
 # joint MI with 12 neurons), the adversarial baseline and the MMD network over
 # gamma in {0, 0.1, ..., 1}, the full-precision network at gamma 0, and the
-# peers (PEERS, default: all but the slow expgrad_hgb), all on the same splits. Every method is an Optuna study in
-# results/<dataset>/studies.db: rerunning resumes, and the selection in the
-# report reads validation metrics only.
+# peers (PEERS, default: all but the slow expgrad_hgb), all on the same splits.
+# Every method is an Optuna study in results/<dataset>/studies.db: rerunning
+# resumes, and the selection in the report reads validation metrics only. Last,
+# the settings chosen on validation are audited downstream (results/<dataset>/audit.csv).
 #   bash benchmarks/paper_sweeps.sh [adult compas german]
 # SEEDS (default 0,1,2,3,4) and WORKERS (default 2, each with cores/WORKERS torch threads)
 # can be set in the environment. Then: python benchmarks/readme_results.py
@@ -28,5 +29,6 @@ for dataset in "${@:-german compas adult}"; do
       --gammas "$GAMMAS" "${common[@]}"
     fairlit sweep --config configs/$d.yaml --config configs/model/full_precision.yaml \
       --name full_precision --gammas 0 "${common[@]}"
+    fairlit sweep --report --audit --out "$out" --probe_rows 10000 --workers "$WORKERS"
   done
 done

@@ -570,7 +570,11 @@ def test_sweep_audit_reports_the_worst_downstream_dp(tmp_path):
 def test_report_audit_covers_exactly_the_chosen_settings_and_resumes(tmp_path, capsys):
     out = tmp_path / "sw"
     _sweep(out, "--gammas", "0,1", "--seeds", "0,1", *TINY)
-    main(["sweep", "--report", "--audit", "--out", str(out), "--probe_rows", "200"])
+    main(["sweep", "--report", "--audit", "--out", str(out), "--probe_rows", "200", "--seeds", "1"])
+    assert set(pd.read_csv(out / "audit.csv")["seed"]) == {1}
+    main(
+        ["sweep", "--report", "--audit", "--out", str(out), "--probe_rows", "200", "--workers", "2"]
+    )
     audits = pd.read_csv(out / "audit.csv")
     results = pd.read_csv(out / "results.csv")
     summary = budget_summary(results)
@@ -595,7 +599,7 @@ def test_report_audit_covers_exactly_the_chosen_settings_and_resumes(tmp_path, c
         )
     assert "worst downstream ΔDP (test)" in (out / "summary.md").read_text()
     printed = capsys.readouterr().out
-    assert printed.count("audited ") == len(expected)
+    assert printed.count("audited ") == len(expected)  # seed 1, then seed 0 in two processes
     # A second audit finds everything done.
     main(["sweep", "--report", "--audit", "--out", str(out), "--probe_rows", "200"])
     assert "audited " not in capsys.readouterr().out

@@ -89,12 +89,24 @@ def _chosen_trials(results: pd.DataFrame, budgets: Sequence[float]) -> pd.DataFr
     return trials.drop_duplicates(subset=_KEYS)[[*_KEYS, "run_dir"]]
 
 
+def _audit_job(run_dir: str, seed: int, train_rows: int | None) -> dict[str, float]:
+    return audit_trial(run_dir, seed, train_rows=train_rows)
+
+
+def _one_thread() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+
+
 def audit_chosen(
     results: pd.DataFrame,
     out: str | Path,
     budgets: Sequence[float] = BUDGETS,
     train_rows: int | None = None,
     progress: Callable[[str], None] | None = None,
+    seeds: Sequence[int] | None = None,
+    workers: int = 1,
 ) -> pd.DataFrame:
     """Audit every seed of every setting chosen on validation that has a saved run.
 
@@ -105,6 +117,8 @@ def audit_chosen(
         budgets: The ΔDP budgets whose chosen settings are audited.
         train_rows: See :func:`audit_trial`.
         progress: Called with one line per audited trial.
+        seeds: Audit only these seeds of each chosen setting (``None``: every seed).
+        workers: Processes auditing in parallel, each with one torch thread.
 
     Returns:
         The whole ``audit.csv`` table: ``study``, ``trial``, ``seed`` and the audit columns.
@@ -113,21 +127,37 @@ def audit_chosen(
     done = pd.read_csv(path) if path.is_file() else pd.DataFrame(columns=_KEYS)
     have = {tuple(k) for k in done[_KEYS].astype(str).itertuples(index=False)}
     todo = _chosen_trials(results, budgets)
+    if seeds is not None:
+        todo = todo[todo["seed"].astype(int).isin([int(s) for s in seeds])]
+    jobs = [
+        (str(row.study), int(row.trial), int(row.seed), str(row.run_dir))
+        for row in todo.itertuples(index=False)
+        if (str(row.study), str(int(row.trial)), str(int(row.seed))) not in have
+    ]
     rows = done.to_dict("records")
-    for row in todo.itertuples(index=False):
-        key = (str(row.study), str(int(row.trial)), str(int(row.seed)))
-        if key in have:
-            continue
-        audited = audit_trial(row.run_dir, int(row.seed), train_rows=train_rows)
-        rows.append({"study": row.study, "trial": int(row.trial), "seed": int(row.seed), **audited})
+
+    def record(job: tuple[str, int, int, str], audited: dict[str, float]) -> None:
+        study, trial, seed, _ = job
+        rows.append({"study": study, "trial": trial, "seed": seed, **audited})
         pd.DataFrame(rows).to_csv(path, index=False)
-        have.add(key)
         if progress is not None:
             worst = audited.get("audit/worst_dp_difference", float("nan"))
             progress(
-                f"audited {row.study} trial {int(row.trial)} (seed {int(row.seed)}): "
-                f"worst downstream ΔDP {worst:.3f}"
+                f"audited {study} trial {trial} (seed {seed}): worst downstream ΔDP {worst:.3f}"
             )
+
+    if workers <= 1 or len(jobs) <= 1:
+        for job in jobs:
+            record(job, audit_trial(job[3], job[2], train_rows=train_rows))
+        return pd.DataFrame(rows)
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_one_thread) as pool:
+        futures = {pool.submit(_audit_job, job[3], job[2], train_rows): job for job in jobs}
+        for future in as_completed(futures):
+            record(futures[future], future.result())
     return pd.DataFrame(rows)
 
 

@@ -121,8 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--seeds",
         type=_ints,
-        default=[0],
-        help="Comma-separated seeds (grid: an axis; search: each trial runs all).",
+        default=None,
+        help="Comma-separated seeds (grid: an axis; search: each trial runs all; default 0). "
+        "With --report --audit: the seeds to audit (default: all).",
     )
     parser.add_argument(
         "--search",
@@ -172,7 +173,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="Train fresh classifiers on the frozen code of every fairlit point, as a sample, "
         "thresholded and as firing probabilities, and report the worst downstream ΔDP. With "
         "--report: audit only the settings chosen on validation, from their saved runs "
-        "(kept in OUT/audit.csv).",
+        "(kept in OUT/audit.csv; --seeds limits it to those seeds, --workers runs it in "
+        "parallel).",
     )
     parser.add_argument(
         "--probe_rows",
@@ -221,6 +223,8 @@ def _plans(args: argparse.Namespace, overrides: list[str]) -> list[Any]:
         raise SweepUsageError(f"--search must be a positive number of trials, got {args.search}")
     if args.budget is not None and not 0 <= args.budget <= 1:
         raise SweepUsageError(f"--budget is a ΔDP in [0, 1], got {args.budget}")
+    if args.seeds is None:
+        args.seeds = [0]
     if not args.seeds or any(s < 0 for s in args.seeds):
         raise SweepUsageError(f"--seeds must be non-negative integers, got {args.seeds}")
     if not search and (not args.gammas or any(not 0 <= g <= 1 for g in args.gammas)):
@@ -364,7 +368,12 @@ def _existing_storage(spec: str) -> None:
 
 
 def _report(
-    storage_spec: str, out: Path, audit: bool = False, train_rows: int | None = None
+    storage_spec: str,
+    out: Path,
+    audit: bool = False,
+    train_rows: int | None = None,
+    seeds: list[int] | None = None,
+    workers: int = 1,
 ) -> Any:
     from fairlit.sweep.audit import AUDIT_FILE, audit_chosen, merge_audit
     from fairlit.sweep.report import collect, write_reports
@@ -372,7 +381,9 @@ def _report(
 
     results = collect(open_storage(storage_spec))
     if audit:
-        audit_chosen(results, out, train_rows=train_rows, progress=print)
+        audit_chosen(
+            results, out, train_rows=train_rows, progress=print, seeds=seeds, workers=workers
+        )
     results = merge_audit(results, out / AUDIT_FILE)
     write_reports(results, out)
     return results
@@ -401,7 +412,15 @@ def _run(args: argparse.Namespace, overrides: list[str]) -> int:
             )
         storage_spec = args.storage or _default_storage(out)
         _existing_storage(storage_spec)
-        results = _report(storage_spec, out, audit=args.audit, train_rows=args.probe_rows)
+        seeds = None if args.seeds is None else list(args.seeds)
+        results = _report(
+            storage_spec,
+            out,
+            audit=args.audit,
+            train_rows=args.probe_rows,
+            seeds=seeds,
+            workers=args.workers,
+        )
         if results.empty:
             raise SweepUsageError(f"--storage {storage_spec}: holds no fairlit study")
         print(f"fairlit sweep: {len(results)} trial rows from {storage_spec}; report in {out}")
