@@ -70,21 +70,27 @@ class FairlitCLI(LightningCLI):
 
     def _parse_ckpt_path(self) -> None:
         # LightningCLI applies the checkpoint's hyper-parameters over the whole configuration,
-        # command line included. Apply them, then the command line's own --model options
-        # again, so that an evaluation option given on the command line (prediction_samples,
-        # the encoder's inference mode) is the one used: configs < checkpoint < command line.
+        # command line included. Apply them, then the command line's evaluation options
+        # (EVALUATION_OPTIONS: prediction_samples, the encoder's inference mode, ...) again, so
+        # they are the ones used: configs < checkpoint < command line. An architecture option
+        # on the command line is ignored with one line on stderr.
         super()._parse_ckpt_path()
         subcommand = self.config.get("subcommand")
         args = getattr(self, "_command_line", [])
         if not subcommand or not self.config[subcommand].get("ckpt_path"):
             return
         model_args = [a for a in args if a.startswith(("--model.", "--model="))]
-        if not model_args:
-            return
-        parsed = self.parser.parse_args(
-            [subcommand, *model_args], namespace=self.config.clone(), defaults=False
-        )
-        self.config = parsed
+        evaluation = [a for a in model_args if a.split("=", 1)[0] in EVALUATION_OPTIONS]
+        for arg in model_args:
+            if arg not in evaluation:
+                _print_error(
+                    f"fairlit {subcommand}: {arg.split('=', 1)[0]} ignored: with --ckpt_path the "
+                    "model's architecture comes from the checkpoint"
+                )
+        if evaluation:
+            self.config = self.parser.parse_args(
+                [subcommand, *evaluation], namespace=self.config.clone(), defaults=False
+            )
 
     def before_instantiate_classes(self) -> None:
         """Put a logger's relative ``save_dir`` under ``trainer.default_root_dir`` when one is set.
@@ -150,6 +156,21 @@ class FairlitCLI(LightningCLI):
         """Say where the test's logs went (a new version folder of the logger)."""
         if self.trainer.log_dir:
             _print(f"fairlit: logs:       {self.trainer.log_dir}")
+
+
+#: Model options that do not change the weights: given with ``--ckpt_path`` on the command line,
+#: they override the checkpoint's values.
+EVALUATION_OPTIONS = (
+    "--model.init_args.prediction_samples",
+    "--model.init_args.sampling_seed",
+    "--model.init_args.encoder.init_args.inference",
+    "--model.init_args.evaluator",
+)
+
+
+@rank_zero_only
+def _print_error(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
 
 
 @rank_zero_only
