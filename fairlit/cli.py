@@ -93,12 +93,21 @@ class FairlitCLI(LightningCLI):
             )
 
     def before_instantiate_classes(self) -> None:
-        """Put a logger's relative ``save_dir`` under ``trainer.default_root_dir`` when one is set.
+        """Honour ``enable_checkpointing=false`` and put logs under ``default_root_dir``.
+
+        ``--trainer.enable_checkpointing=false`` drops the configs' ``ModelCheckpoint``.
+        A logger's relative ``save_dir`` goes under ``trainer.default_root_dir`` when one is set.
 
         The configs log to ``lightning_logs/``; with ``--trainer.default_root_dir=DIR`` the logs
         and the checkpoints go to ``DIR/lightning_logs/`` instead of the working directory.
         """
         config = self.config[self.subcommand] if self.subcommand else self.config
+        callbacks = config.get("trainer.callbacks")
+        if config.get("trainer.enable_checkpointing") is False and isinstance(callbacks, list):
+            # The configs add a ModelCheckpoint; --trainer.enable_checkpointing=false means none.
+            config["trainer.callbacks"] = [
+                c for c in callbacks if not str(c.get("class_path", "")).endswith("ModelCheckpoint")
+            ]
         root = config.get("trainer.default_root_dir")
         loggers = config.get("trainer.logger")
         if not root or not loggers or isinstance(loggers, bool):
