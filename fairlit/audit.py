@@ -67,8 +67,7 @@ def default_audit_classifiers(seed: int = 0) -> dict[str, BaseEstimator]:
 
 def _forms_of(model: Any) -> tuple[str, ...]:
     encoder = getattr(model, "encoder", model)
-    binary = getattr(encoder, "binary", None)
-    return FORMS if binary is not None and hasattr(binary, "inference") else ("deterministic",)
+    return FORMS if hasattr(encoder, "inference") else ("deterministic",)
 
 
 def downstream_audit(

@@ -1,4 +1,7 @@
-"""Lightning callbacks that observe training: fairness reports.
+"""Lightning callbacks that observe training: the fairness report and the representation probe.
+
+:class:`RepresentationProbe` fits external classifiers on the frozen code at the end of fit and
+test (:mod:`fairlit.probes`). :class:`FairnessReport` prints and saves what the model logged.
 
 The report reads what the LightningModule logged; the key names are the contract between them.
 For a stage ``val`` or ``test`` the default columns are:
@@ -22,10 +25,16 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 import pytorch_lightning as pl
-from pytorch_lightning.callbacks import Callback
+import torch
+from pytorch_lightning.callbacks import BasePredictionWriter, Callback
+from sklearn.base import BaseEstimator
 
-__all__ = ["DEFAULT_REPORT_COLUMNS", "FairnessReport"]
+from fairlit.data.loading import TabularDataset
+from fairlit.nn.layers import Inference, _check_choice
+
+__all__ = ["DEFAULT_REPORT_COLUMNS", "FairnessReport", "PredictionWriter", "RepresentationProbe"]
 
 #: Metric key (after ``"{stage}/"``) -> column header, in display order.
 DEFAULT_REPORT_COLUMNS: dict[str, str] = {
@@ -197,3 +206,246 @@ class FairnessReport(Callback):
             if new_file:
                 writer.writeheader()
             writer.writerow(row)
+
+
+class RepresentationProbe(Callback):
+    """Probe the frozen representation with external classifiers at the end of fit and test.
+
+    On global rank zero only (other ranks do nothing), at the end of ``fit`` and/or ``test``:
+    takes ``trainer.datamodule.train_dataset`` and ``test_dataset`` (calling the datamodule's
+    ``setup("fit")`` / ``setup("test")`` if they are not built yet), encodes both with
+    :func:`encode_dataset` (seeded, so probing twice gives identical numbers and the global RNG
+    is left untouched), runs :func:`probe_representation`, logs the results to every attached
+    logger with ``logger.log_metrics(results, step=trainer.global_step)``, stores them in
+    :attr:`results` (and appends ``(stage, step, results)`` to :attr:`history`) and prints a
+    short table.
+
+    With ``test_after_fit``, both hooks probe the same weights; set ``on_fit_end=False`` to
+    probe once.
+
+    Args:
+        inference: Inference mode of the stochastic layer while encoding (``"sample"``: one
+            Bernoulli sample per row, as in the paper).
+        classifiers: name -> unfitted scikit-learn classifier; ``None`` uses
+            :func:`default_probe_classifiers`.
+        max_train_rows: Fit the probes on a seeded random subset of at most this many training
+            rows (``None``: all rows).
+        seed: Seed of the encoding samples, the subset and the default probes.
+        on_fit_end: Probe at the end of ``trainer.fit``.
+        on_test_end: Probe at the end of ``trainer.test``.
+
+    Attributes:
+        results: The latest results (empty before the first probe).
+        history: ``(stage, global_step, results)`` of every probe run.
+
+    Example:
+        >>> from sklearn.linear_model import LogisticRegression
+        >>> probe = RepresentationProbe(classifiers={"logreg": LogisticRegression()})
+        >>> probe.results, probe.inference
+        ({}, 'sample')
+    """
+
+    def __init__(
+        self,
+        inference: Inference = "sample",
+        classifiers: Mapping[str, BaseEstimator] | None = None,
+        max_train_rows: int | None = None,
+        seed: int = 0,
+        on_fit_end: bool = True,
+        on_test_end: bool = True,
+    ) -> None:
+        super().__init__()
+        self.inference: Inference = _check_choice(inference, Inference, "inference")  # type: ignore[assignment]
+        if classifiers is not None and not classifiers:
+            raise ValueError(
+                "`classifiers` is empty; give at least one probe or None for defaults."
+            )
+        if max_train_rows is not None and (
+            isinstance(max_train_rows, bool)
+            or not isinstance(max_train_rows, int)
+            or max_train_rows < 1
+        ):
+            raise ValueError(
+                f"`max_train_rows` must be a positive int or None, got {max_train_rows!r}."
+            )
+        self.classifiers = None if classifiers is None else dict(classifiers)
+        self.max_train_rows = max_train_rows
+        self.seed = seed
+        self.probe_on_fit_end = on_fit_end
+        self.probe_on_test_end = on_test_end
+        self.results: dict[str, float] = {}
+        self.history: list[tuple[str, int, dict[str, float]]] = []
+
+    # -- hooks --------------------------------------------------------------------------------
+
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        """Fail early, with a clear message, when there is no datamodule to probe on."""
+        wanted = (stage == "fit" and self.probe_on_fit_end) or (
+            stage == "test" and self.probe_on_test_end
+        )
+        if wanted and getattr(trainer, "datamodule", None) is None:
+            raise ValueError(
+                "RepresentationProbe needs a LightningDataModule with `train_dataset` and "
+                "`test_dataset` (pass `datamodule=` to trainer.fit / trainer.test)."
+            )
+
+    def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Probe the representation after training."""
+        if self.probe_on_fit_end:
+            self.probe(trainer, pl_module, "fit")
+
+    def on_test_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Probe the representation after testing."""
+        if self.probe_on_test_end:
+            self.probe(trainer, pl_module, "test")
+
+    # -- implementation -----------------------------------------------------------------------
+
+    def probe(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str = "fit"
+    ) -> dict[str, float]:
+        """Encode the datamodule's train and test splits, probe, log and print (rank zero)."""
+        if not trainer.is_global_zero:
+            return {}
+        datamodule = trainer.datamodule
+        train, test = self._splits(datamodule)
+        if self.max_train_rows is not None and len(train) > self.max_train_rows:
+            rows = np.random.default_rng(self.seed).choice(
+                len(train), self.max_train_rows, replace=False
+            )
+            train = train[torch.from_numpy(np.sort(rows))]
+            train = TabularDataset(train["x"], train["y"], train["s"])
+        # Imported here: fairlit.probes brings scikit-learn's estimators, which a run that only
+        # prints the fairness report does not need.
+        from fairlit.probes import _seeded_rng, encode_dataset, probe_representation
+
+        parameter = next(pl_module.parameters(), None)
+        device = parameter.device if parameter is not None else torch.device("cpu")
+        with _seeded_rng(self.seed, device):
+            train_codes = encode_dataset(pl_module, train, inference=self.inference)
+            test_codes = encode_dataset(pl_module, test, inference=self.inference)
+        results = probe_representation(
+            train_codes,
+            train.y,
+            train.s,
+            test_codes,
+            test.y,
+            test.s,
+            classifiers=self.classifiers,
+            seed=self.seed,
+        )
+        for logger in trainer.loggers:
+            logger.log_metrics(results, step=trainer.global_step)
+            logger.save()
+        self.results = results
+        self.history.append((stage, trainer.global_step, results))
+        self._print_table(stage, results)
+        return results
+
+    @staticmethod
+    def _splits(datamodule: Any) -> tuple[TabularDataset, TabularDataset]:
+        if datamodule is None:
+            raise ValueError("RepresentationProbe needs `trainer.datamodule`; none is attached.")
+        for stage, attribute in (("fit", "train_dataset"), ("test", "test_dataset")):
+            if getattr(datamodule, attribute, None) is None:
+                datamodule.setup(stage)
+            if getattr(datamodule, attribute, None) is None:
+                raise ValueError(
+                    f"{type(datamodule).__name__}.{attribute} is None even after "
+                    f"setup({stage!r}); RepresentationProbe needs both train and test splits."
+                )
+        return datamodule.train_dataset, datamodule.test_dataset
+
+    def _print_table(self, stage: str, results: Mapping[str, float]) -> None:
+        names = [key.split("/")[1] for key in results if key.endswith("/y_auc")]
+        columns = ("y_auc", "y_balanced_accuracy", "s_auc", "s_balanced_accuracy")
+        headers = ("y AUC", "y bal.acc", "s AUC", "s bal.acc")
+        width = max([len("probe"), *(len(n) for n in names)])
+        lines = [f"representation probe ({stage}, inference={self.inference}, seed={self.seed})"]
+        lines.append(f"{'probe':<{width}}  " + "  ".join(f"{h:>9}" for h in headers))
+        for name in names:
+            cells = "  ".join(f"{results[f'probe/{name}/{c}']:>9.4f}" for c in columns)
+            lines.append(f"{name:<{width}}  {cells}")
+        lines.append(
+            f"best s AUC {results['probe/best_s_auc']:.4f} (0.5 = invariant), "
+            f"best y AUC {results['probe/best_y_auc']:.4f}"
+        )
+        print("\n".join(lines), flush=True)
+
+
+class PredictionWriter(BasePredictionWriter):
+    """Write what ``predict`` returns to ``predictions.csv``: one row per input row.
+
+    Columns: ``row`` (the row's position in the predict split), ``y_prob`` (:math:`P(y=1)`,
+    averaged over the model's ``prediction_samples``) or ``prob_<c>`` per class, ``y_pred``
+    (the class predicted: ``y_prob >= 0.5``, or the most probable class), ``y`` and ``s``
+    (as given by the data), and ``code_0 .. code_<m-1>`` (the first sampled code of the
+    row; thresholded or probability codes with the encoder's ``inference`` mode).
+
+    ``fairlit predict`` adds this callback unless the configuration has one, and prints the
+    file's path. Under data parallelism every process writes its own shard,
+    ``predictions_rank<r>.csv``, whose ``row`` counts within the shard.
+
+    Args:
+        output_dir: Folder of the file; ``None`` takes the trainer's ``log_dir`` (or its
+            ``default_root_dir`` without a logger).
+        filename: Name of the file.
+
+    Example:
+        >>> PredictionWriter().filename
+        'predictions.csv'
+    """
+
+    def __init__(self, output_dir: str | None = None, filename: str = "predictions.csv") -> None:
+        super().__init__(write_interval="epoch")
+        self.output_dir = output_dir
+        self.filename = filename
+        self.path: str | None = None
+
+    def _target(self, trainer: pl.Trainer) -> str:
+        folder = self.output_dir or trainer.log_dir or trainer.default_root_dir
+        name = self.filename
+        if trainer.world_size > 1:
+            stem, dot, suffix = name.rpartition(".")
+            name = (
+                f"{stem}_rank{trainer.global_rank}{dot}{suffix}"
+                if dot
+                else f"{name}_rank{trainer.global_rank}"
+            )
+        os.makedirs(folder, exist_ok=True)
+        return os.path.join(folder, name)
+
+    def write_on_epoch_end(
+        self,
+        trainer: pl.Trainer,
+        pl_module: pl.LightningModule,
+        predictions: Any,
+        batch_indices: Any,
+    ) -> None:
+        """Concatenate the batches and write the file (``self.path``)."""
+        import pandas as pd
+
+        batches = (
+            predictions[0] if predictions and isinstance(predictions[0], list) else predictions
+        )
+        if not batches:
+            return
+        columns: dict[str, Any] = {}
+        prob = torch.cat([b["y_prob"].detach().cpu() for b in batches]).float()
+        columns["row"] = np.arange(len(prob))
+        if prob.ndim == 1:
+            columns["y_prob"] = prob.numpy()
+            columns["y_pred"] = (prob >= 0.5).long().numpy()
+        else:
+            for c in range(prob.shape[1]):
+                columns[f"prob_{c}"] = prob[:, c].numpy()
+            columns["y_pred"] = prob.argmax(dim=1).numpy()
+        for key in ("y", "s"):
+            if all(key in b for b in batches):
+                columns[key] = torch.cat([b[key].detach().cpu() for b in batches]).numpy()
+        if all("code" in b for b in batches):
+            code = torch.cat([b["code"].detach().cpu() for b in batches]).float().numpy()
+            for j in range(code.shape[1]):
+                columns[f"code_{j}"] = code[:, j]
+        self.path = self._target(trainer)
+        pd.DataFrame(columns).to_csv(self.path, index=False)

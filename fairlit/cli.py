@@ -3,18 +3,27 @@
 ``fairlit fit --config configs/adult.yaml`` trains; ``fairlit test``,
 ``validate`` and ``predict`` evaluate a checkpoint (``--ckpt_path``). Any
 LightningModule subclass of :class:`~fairlit.models.FairRepresentationModel`
-and any LightningDataModule exposing ``num_features``, ``num_groups`` and
-``num_classes`` can be named with ``class_path`` in a config.
+and any subclass of :class:`~fairlit.data.FairDataModule` (which provides
+``num_features``, ``num_groups`` and ``num_classes``) can be named with
+``class_path`` in a config; ``fit --data.help FairDataModule`` lists them.
 """
 
+import itertools
+import logging
+import os
+import re
 import sys
+import warnings
+from pathlib import Path
 from typing import Any
 
-import pytorch_lightning as pl
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 from pytorch_lightning.utilities.rank_zero import rank_zero_only
 
 from fairlit import __version__
+from fairlit.data.base import FairDataModule
+from fairlit.data.resources import DataFileError
+from fairlit.errors import ConfigurationError, one_line, root_message
 from fairlit.models import FairRepresentationModel
 
 __all__ = ["FairlitCLI", "build_cli", "main"]
@@ -54,6 +63,71 @@ class FairlitCLI(LightningCLI):
             help="fit only: evaluate the final weights on the test split when training ends",
         )
 
+    def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
+        """Parse, and keep the arguments (the model options given on the command line)."""
+        self._command_line = list(sys.argv[1:] if args is None else args)
+        super().parse_arguments(parser, args)
+
+    def _parse_ckpt_path(self) -> None:
+        # LightningCLI applies the checkpoint's hyper-parameters over the whole configuration,
+        # command line included. Apply them, then the command line's evaluation options
+        # (EVALUATION_OPTIONS: prediction_samples, the encoder's inference mode, ...) again, so
+        # they are the ones used: configs < checkpoint < command line. An architecture option
+        # on the command line is ignored with one line on stderr.
+        super()._parse_ckpt_path()
+        subcommand = self.config.get("subcommand")
+        args = getattr(self, "_command_line", [])
+        if not subcommand or not self.config[subcommand].get("ckpt_path"):
+            return
+        model_args = [a for a in args if a.startswith(("--model.", "--model="))]
+        evaluation = [a for a in model_args if a.split("=", 1)[0] in EVALUATION_OPTIONS]
+        for arg in model_args:
+            if arg not in evaluation:
+                _print_error(
+                    f"fairlit {subcommand}: {arg.split('=', 1)[0]} ignored: with --ckpt_path the "
+                    "model's architecture comes from the checkpoint"
+                )
+        if evaluation:
+            self.config = self.parser.parse_args(
+                [subcommand, *evaluation], namespace=self.config.clone(), defaults=False
+            )
+
+    def before_instantiate_classes(self) -> None:
+        """Honour ``enable_checkpointing=false`` and put logs under ``default_root_dir``.
+
+        ``--trainer.enable_checkpointing=false`` drops the configs' ``ModelCheckpoint``.
+        A logger's relative ``save_dir`` goes under ``trainer.default_root_dir`` when one is set.
+
+        The configs log to ``lightning_logs/``; with ``--trainer.default_root_dir=DIR`` the logs
+        and the checkpoints go to ``DIR/lightning_logs/`` instead of the working directory.
+        """
+        config = self.config[self.subcommand] if self.subcommand else self.config
+        callbacks = config.get("trainer.callbacks")
+        if config.get("trainer.enable_checkpointing") is False and isinstance(callbacks, list):
+            # The configs add a ModelCheckpoint; --trainer.enable_checkpointing=false means none.
+            config["trainer.callbacks"] = [
+                c for c in callbacks if not str(c.get("class_path", "")).endswith("ModelCheckpoint")
+            ]
+        root = config.get("trainer.default_root_dir")
+        loggers = config.get("trainer.logger")
+        if not root or not loggers or isinstance(loggers, bool):
+            return
+        for spec in loggers if isinstance(loggers, list) else [loggers]:
+            save_dir = spec.get("init_args.save_dir") if hasattr(spec, "get") else None
+            if isinstance(save_dir, str) and not os.path.isabs(save_dir):
+                spec["init_args.save_dir"] = os.path.join(str(root), save_dir)
+
+    def instantiate_classes(self) -> None:
+        """Instantiate the configured classes; a failure becomes a one-line ConfigurationError.
+
+        Raises:
+            ConfigurationError: naming the root cause (e.g. a missing data file).
+        """
+        try:
+            super().instantiate_classes()
+        except Exception as err:
+            raise ConfigurationError(root_message(err)) from err
+
     def after_fit(self) -> None:
         """Test the final weights if asked, then say where the checkpoint and the logs went."""
         trainer = self.trainer
@@ -66,15 +140,46 @@ class FairlitCLI(LightningCLI):
             f"fairlit: logs:       {trainer.log_dir}",
         ]
         if best:
-            lines.append(
-                f"fairlit: evaluate it with: fairlit test --config <the same configs> --ckpt_path {best}"
-            )
+            configs = self.config[self.subcommand].get("config") or []
+            names = " ".join(f"--config {getattr(c, 'relative', c)}" for c in configs)
+            lines.append(f"fairlit: evaluate it with: fairlit test {names} --ckpt_path {best}")
+            lines.append(f"fairlit: predict with:     fairlit predict {names} --ckpt_path {best}")
         _print("\n".join(lines))
+
+    def before_predict(self) -> None:
+        """Add a :class:`~fairlit.callbacks.PredictionWriter` unless one is configured."""
+        from fairlit.callbacks import PredictionWriter
+
+        if not any(isinstance(c, PredictionWriter) for c in self.trainer.callbacks):
+            self.trainer.callbacks.append(PredictionWriter())
+
+    def after_predict(self) -> None:
+        """Say where the predictions went."""
+        from fairlit.callbacks import PredictionWriter
+
+        for callback in self.trainer.callbacks:
+            if isinstance(callback, PredictionWriter) and callback.path:
+                _print(f"fairlit: predictions: {callback.path}")
 
     def after_test(self) -> None:
         """Say where the test's logs went (a new version folder of the logger)."""
         if self.trainer.log_dir:
             _print(f"fairlit: logs:       {self.trainer.log_dir}")
+
+
+#: Model options that do not change the weights: given with ``--ckpt_path`` on the command line,
+#: they override the checkpoint's values.
+EVALUATION_OPTIONS = (
+    "--model.init_args.prediction_samples",
+    "--model.init_args.sampling_seed",
+    "--model.init_args.encoder.init_args.inference",
+    "--model.init_args.evaluator",
+)
+
+
+@rank_zero_only
+def _print_error(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
 
 
 @rank_zero_only
@@ -110,14 +215,125 @@ def build_cli(args: list[str] | None = None, run: bool = False, **kwargs: Any) -
             "sweep (`fairlit sweep --help`).",
         },
     }
+    extra_parser_kwargs = kwargs.pop("parser_kwargs", {})
     options.update(kwargs)
-    return FairlitCLI(FairRepresentationModel, pl.LightningDataModule, **options)
+    options["parser_kwargs"] = {**options["parser_kwargs"], **extra_parser_kwargs}
+    return FairlitCLI(FairRepresentationModel, FairDataModule, **options)
+
+
+def _config_files(args: list[str]) -> list[str]:
+    files = [a.split("=", 1)[1] for a in args if a.startswith("--config=")]
+    files += [b for a, b in itertools.pairwise(args) if a == "--config"]
+    return files
+
+
+def _where(message: str, args: list[str]) -> str:
+    """Name the config file that holds the key an error is about (a YAML typo)."""
+    key = re.search(r"(?:option|key) '([^']+)'", message)
+    if not key or f"{key.group(1)}=" in " ".join(args):
+        return message
+    for path in _config_files(args):
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError:
+            continue
+        if re.search(rf"^\s*{re.escape(key.group(1))}\s*:", text, flags=re.MULTILINE):
+            return f"{path}: {message}"
+    return message
+
+
+def _suggest(message: str, args: list[str]) -> str:
+    """Add the nearest valid name to an unknown class or an unrecognized option."""
+    import difflib
+    import importlib
+
+    missing = re.search(r"module '([\w.]+)' has no attribute '(\w+)'", message)
+    if missing:
+        try:
+            names = dir(importlib.import_module(missing.group(1)))
+        except Exception:
+            return message
+        close = difflib.get_close_matches(missing.group(2), names, n=1)
+        return f"{message}; did you mean '{close[0]}'?" if close else message
+    unknown = re.search(r"unrecognized arguments: (--[^\s=]+)", message)
+    if not unknown:
+        return message
+    bad = unknown.group(1)
+    rest = [a for a in args if a != bad and not a.startswith(f"{bad}=")]
+    rest = [a for a in rest if a not in ("fit", "validate", "test", "predict")]
+    try:
+        import yaml
+
+        from fairlit.sweep.trials import flatten, quiet_lightning
+
+        with quiet_lightning(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            cli = build_cli(
+                [*rest, "--trainer.logger=false"],
+                run=False,
+                save_config_callback=None,
+                parser_kwargs={"exit_on_error": False},
+            )
+        keys = list(flatten(yaml.safe_load(cli.parser.dump(cli.config, skip_none=False))))
+    except Exception:
+        return message
+    close = difflib.get_close_matches(bad.removeprefix("--"), keys, n=1, cutoff=0.6)
+    return f"{message}; did you mean --{close[0]}?" if close else message
+
+
+class _NoAdverts(logging.Filter):
+    """Drop Lightning's "💡 Tip: try installing ..." lines (adverts for other products)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("💡 Tip:")
+
+
+def _quiet_command_line() -> None:
+    """What the command line never needs to show: product tips and a Lightning deprecation."""
+    logger = logging.getLogger("pytorch_lightning.utilities.rank_zero")
+    if not any(isinstance(f, _NoAdverts) for f in logger.filters):
+        logger.addFilter(_NoAdverts())
+    # fairlit's BatchLoader hands out whole batches; the rows are numbered by the writer.
+    warnings.filterwarnings("ignore", message=".*Couldn't infer the batch indices.*")
+    # Raised inside Lightning 2.6 by its own use of torch's pytree API; not the user's to fix.
+    warnings.filterwarnings(
+        "ignore", message=r".*isinstance\(treespec, LeafSpec\).*", category=FutureWarning
+    )
 
 
 def main(args: list[str] | None = None) -> None:
     """Run LightningCLI's subcommands (fit, validate, test, predict) with ``args``.
 
     The ``fairlit`` console script (:mod:`fairlit.entry`) calls this for every
-    subcommand but ``sweep``.
+    subcommand but ``sweep``. A configuration error (an unknown or abbreviated option, a
+    class-path typo, a value of the wrong type, a class that refuses its arguments such as a
+    missing data file) or a data error while running (a category the checkpoint's
+    preprocessing lacks) prints at most three lines on stderr and exits with status 2;
+    ``FAIRLIT_DEBUG=1`` shows the full traceback instead.
+
+    Raises:
+        SystemExit: with status 2 after a configuration error.
     """
-    build_cli(sys.argv[1:] if args is None else list(args), run=True)
+    import argparse
+
+    argv = sys.argv[1:] if args is None else list(args)
+    _quiet_command_line()
+    debug = os.environ.get("FAIRLIT_DEBUG", "") not in ("", "0")
+    command = next((a for a in argv if not a.startswith("-")), "")
+    parser_kwargs = {"exit_on_error": debug, "allow_abbrev": False}
+    try:
+        with warnings.catch_warnings():
+            # fairlit passes sys.argv on purpose (to add parser options); nothing to warn about.
+            warnings.filterwarnings("ignore", message="LightningCLI's args parameter")
+            build_cli(argv, run=True, parser_kwargs=parser_kwargs)
+    except (argparse.ArgumentError, ConfigurationError, DataFileError) as err:
+        if debug:
+            raise
+        message = one_line(str(err)) if isinstance(err, argparse.ArgumentError) else str(err)
+        message = _suggest(_where(message, argv), argv)
+        print(f"fairlit {command}: error: {message}".rstrip(), file=sys.stderr)
+        print(
+            f"`fairlit {command} --help` lists the options; FAIRLIT_DEBUG=1 shows the traceback.",
+            file=sys.stderr,
+        )
+        raise SystemExit(2) from None

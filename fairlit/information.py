@@ -14,6 +14,8 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
+from fairlit.validation import check_log_base
+
 __all__ = [
     "GroupStatistics",
     "binary_entropy",
@@ -28,9 +30,7 @@ __all__ = [
 
 
 def _log_base(base: float) -> float:
-    if not base > 0 or base == 1:
-        raise ValueError(f"base must be positive and different from 1, got {base}")
-    return math.log(base)
+    return math.log(check_log_base(base))
 
 
 def _num_groups(s: Tensor, num_groups: int | None) -> int:

@@ -19,30 +19,19 @@ import torch
 import torch.nn.functional as F
 from jsonargparse.typing import ClosedUnitInterval
 from pytorch_lightning.cli import LRSchedulerCallable, OptimizerCallable
-from torch import Tensor, nn
-from torchmetrics import MetricCollection
-from torchmetrics.classification import (
-    BinaryAccuracy,
-    BinaryAUROC,
-    MulticlassAccuracy,
-    MulticlassAUROC,
-)
+from torch import Tensor
 
-from fairlit.metrics import (
-    DemographicParityDifference,
-    EqualizedOddsDifference,
-    MulticlassDemographicParityDifference,
-    MutualInformation,
-)
-from fairlit.nn import EncoderOutput, TaskHead
-from fairlit.regularizers import NoRegularizer
+from fairlit.evaluation import Evaluator
+from fairlit.nn import Encoder, EncoderOutput, Head, TaskHead
+from fairlit.regularizers import NoRegularizer, Regularizer
 
 __all__ = ["FairRepresentationModel", "NonFiniteLossError"]
 
 _TRAIN_TERMS = ("loss", "task_loss", "penalty")
 
-HeadFactory = Callable[[int, int], nn.Module]
-RegularizerFactory = Callable[[int, int], nn.Module]
+HeadFactory = Callable[[int, int], Head]
+RegularizerFactory = Callable[[int, int], Regularizer]
+EvaluatorFactory = Callable[[int, int, int], Evaluator]
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -75,13 +64,17 @@ class FairRepresentationModel(pl.LightningModule):
     ``mi_bits`` (plug-in :math:`I(T; S)` of the sampled codes over the whole
     epoch, in bits) and ``mi_factorized_bits`` (factorized MI of the firing
     probabilities over the whole epoch). The MI entries are only logged for an
-    encoder with a stochastic binary layer.
+    encoder with a stochastic binary layer. The metrics are the injected
+    ``evaluator``'s (:class:`~fairlit.evaluation.Evaluator`).
 
     Args:
-        encoder: Maps ``x`` to an :class:`~fairlit.nn.EncoderOutput`.
-        head: Factory ``(in_features, num_classes) -> nn.Module`` returning
+        encoder: A :class:`~fairlit.nn.Encoder`: maps ``x`` to an
+            :class:`~fairlit.nn.EncoderOutput` (a :class:`~fairlit.nn.StochasticEncoder` for a
+            binary code with an ``inference`` mode).
+        head: Factory ``(in_features, num_classes) ->`` :class:`~fairlit.nn.Head` returning
             logits; ``None`` builds a linear :class:`~fairlit.nn.TaskHead`.
-        regularizer: Factory ``(in_features, num_groups) -> nn.Module``
+        regularizer: Factory ``(in_features, num_groups) ->``
+            :class:`~fairlit.regularizers.Regularizer`
             returning a penalty from ``(EncoderOutput, s)``; ``None`` means no
             regularizer.
         gamma: Weight :math:`\gamma \in [0, 1]` of the penalty.
@@ -110,6 +103,11 @@ class FairRepresentationModel(pl.LightningModule):
             use the first sample. Ignored (one pass) when the encoder is deterministic:
             its output has ``probs=None`` (no stochastic layer), or its ``inference``
             attribute is not ``"sample"``.
+        evaluator: Factory ``(num_classes, num_groups, code_bits) ->``
+            :class:`~fairlit.evaluation.Evaluator` of the validation and test metrics;
+            ``None`` is the default set above. Add a metric in a config with
+            ``evaluator: {class_path: fairlit.evaluation.Evaluator, init_args:
+            {extra_metrics: {name: {class_path: ...}}}}``.
 
     Example:
         >>> from fairlit.nn import HybridBinaryEncoder
@@ -122,7 +120,7 @@ class FairRepresentationModel(pl.LightningModule):
 
     def __init__(
         self,
-        encoder: nn.Module,
+        encoder: Encoder,
         head: HeadFactory | None = None,
         regularizer: RegularizerFactory | None = None,
         gamma: ClosedUnitInterval = 0.5,
@@ -133,6 +131,7 @@ class FairRepresentationModel(pl.LightningModule):
         check_finite: bool = True,
         sampling_seed: int | None = 0,
         prediction_samples: int = 1,
+        evaluator: EvaluatorFactory | None = None,
     ) -> None:
         super().__init__()
         if (
@@ -162,7 +161,7 @@ class FairRepresentationModel(pl.LightningModule):
         # lets ``load_from_checkpoint`` rebuild the whole graph. Built in Python, they are live
         # objects: keep those out of the checkpoint, which then loads with ``weights_only``
         # (pass the components again to ``load_from_checkpoint``).
-        for key in ("encoder", "head", "regularizer", "optimizer", "lr_scheduler"):
+        for key in ("encoder", "head", "regularizer", "optimizer", "lr_scheduler", "evaluator"):
             if not isinstance(self.hparams.get(key), dict | str | int | float | bool | type(None)):
                 self.hparams.pop(key, None)
                 self._hparams_initial.pop(key, None)
@@ -186,40 +185,7 @@ class FairRepresentationModel(pl.LightningModule):
         self.checkpoint_epoch: int | None = None
         self._train_sums: Tensor | None = None
         self._train_rows = 0
-        self.val_metrics = self._metrics("val")
-        self.test_metrics = self._metrics("test")
-        self.val_mi = self._mi_metrics()
-        self.test_mi = self._mi_metrics()
-
-    def _metrics(self, stage: str) -> MetricCollection:
-        if self.num_classes == 2:
-            task: dict[str, Any] = {"accuracy": BinaryAccuracy(), "auc": BinaryAUROC()}
-            fairness = {
-                "dp_difference": DemographicParityDifference(num_groups=self.num_groups),
-                "eo_difference": EqualizedOddsDifference(num_groups=self.num_groups),
-            }
-        else:
-            task = {
-                "accuracy": MulticlassAccuracy(self.num_classes, average="micro"),
-                "auc": MulticlassAUROC(self.num_classes),
-            }
-            fairness = {
-                "dp_difference": MulticlassDemographicParityDifference(
-                    self.num_classes, self.num_groups
-                )
-            }
-        return MetricCollection({**task, **fairness}, prefix=f"{stage}/")
-
-    def _mi_metrics(self) -> nn.ModuleDict:
-        bits = self.encoder.out_features
-        return nn.ModuleDict(
-            {
-                "mi_bits": MutualInformation(self.num_groups, estimator="plugin", num_bits=bits),
-                "mi_factorized_bits": MutualInformation(
-                    self.num_groups, estimator="factorized", num_bits=bits
-                ),
-            }
-        )
+        self.evaluator = (evaluator or Evaluator)(num_classes, num_groups, width)
 
     # -- forward and loss --------------------------------------------------------------------
 
@@ -391,8 +357,14 @@ class FairRepresentationModel(pl.LightningModule):
         terms = self.loss_terms(batch)
         output, y, s = terms["output"], batch["y"], batch["s"]
         y_prob = self.predictive_proba(batch["x"], (output, terms["logits"])).detach()
-        metrics = self.val_metrics if stage == "val" else self.test_metrics
-        metrics.update(y_prob, y, groups=s)  # metrics that take no `groups` ignore it
+        self.evaluator.update(
+            stage,
+            y_prob,
+            y,
+            s,
+            output.code.detach(),
+            None if output.probs is None else output.probs.detach(),
+        )
         size = len(y)
         for key in ("loss", "task_loss", "penalty"):
             self.log(
@@ -403,10 +375,6 @@ class FairRepresentationModel(pl.LightningModule):
                 batch_size=size,
                 sync_dist=True,
             )
-        if output.probs is not None:
-            mi = self.val_mi if stage == "val" else self.test_mi
-            mi["mi_bits"].update(output.code.detach(), s)
-            mi["mi_factorized_bits"].update(output.probs.detach(), s)
         return {
             "loss": terms["loss"],
             "y_prob": y_prob,
@@ -417,13 +385,11 @@ class FairRepresentationModel(pl.LightningModule):
         }
 
     def _log_epoch(self, stage: str) -> None:
-        metrics = self.val_metrics if stage == "val" else self.test_metrics
-        self.log_dict(metrics.compute())
-        metrics.reset()
-        for key, metric in (self.val_mi if stage == "val" else self.test_mi).items():
-            if metric.update_called:
-                self.log(f"{stage}/{key}", metric.compute())
-            metric.reset()
+        # The evaluator's metrics sync their states across processes before computing, so
+        # every rank holds the same values; a max over ranks keeps them bit for bit (and keeps
+        # Lightning from warning that epoch-level values are not synced).
+        self.log_dict(self.evaluator.compute(stage), sync_dist=True, reduce_fx="max")
+        self.evaluator.reset(stage)
 
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> dict[str, Tensor]:
         """Evaluate one validation batch (see :meth:`test_step`)."""

@@ -13,8 +13,8 @@ Three layers, from pure to Lightning:
 * :func:`probe_representation`: arrays in, a flat ``dict[str, float]`` out;
 * :func:`encode_dataset`: a model (or encoder) and a :class:`~fairlit.data.TabularDataset`
   in, the code ``[N, m]`` out, with the stochastic layer's inference mode set temporarily;
-* :class:`RepresentationProbe`: a Lightning callback that runs both at the end of fit and
-  of test and logs the results to every attached logger.
+* :class:`fairlit.callbacks.RepresentationProbe`: a Lightning callback that runs both at the
+  end of fit and of test and logs the results to every attached logger.
 """
 
 from __future__ import annotations
@@ -24,9 +24,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
-import pytorch_lightning as pl
 import torch
-from pytorch_lightning.callbacks import Callback
 from sklearn.base import BaseEstimator, clone
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
@@ -37,7 +35,6 @@ from fairlit.data.loading import TabularDataset
 from fairlit.nn.layers import Inference, _check_choice
 
 __all__ = [
-    "RepresentationProbe",
     "default_probe_classifiers",
     "encode_dataset",
     "probe_representation",
@@ -262,17 +259,16 @@ def probe_representation(
 
 @contextlib.contextmanager
 def _inference_mode(encoder: nn.Module, inference: Inference | None) -> Iterator[None]:
-    """Temporarily set ``encoder.binary.inference`` (if there is a stochastic layer)."""
-    binary = getattr(encoder, "binary", None)
-    if inference is None or binary is None or not hasattr(binary, "inference"):
+    """Temporarily set ``encoder.inference`` (a :class:`~fairlit.nn.StochasticEncoder`'s)."""
+    if inference is None or not hasattr(encoder, "inference"):
         yield
         return
-    previous = binary.inference
-    binary.inference = inference
+    previous = encoder.inference
+    encoder.inference = inference
     try:
         yield
     finally:
-        binary.inference = previous
+        encoder.inference = previous
 
 
 @contextlib.contextmanager
@@ -321,8 +317,9 @@ def encode_dataset(
 
     Runs ``model.encoder`` (or ``model`` itself when it has no ``encoder`` attribute) in eval
     mode under :func:`torch.no_grad`, in batches on the encoder's device. For an encoder with a
-    stochastic binary layer (exposed as ``encoder.binary`` with an ``inference`` attribute) the
-    layer's inference mode is set to ``inference`` for the call: ``"sample"`` (one Bernoulli
+    stochastic binary layer (a :class:`~fairlit.nn.StochasticEncoder`, or any encoder with a
+    settable ``inference`` attribute) the encoder's inference mode is set to ``inference`` for
+    the call: ``"sample"`` (one Bernoulli
     sample per row, the paper's evaluation), ``"threshold"`` or ``"probability"``. Encoders
     without one (e.g. :class:`~fairlit.nn.FullPrecisionEncoder`) give their code as is. The
     training flags and the inference mode are restored afterwards, even on error.
@@ -375,161 +372,10 @@ def encode_dataset(
     return torch.cat(chunks)
 
 
-class RepresentationProbe(Callback):
-    """Probe the frozen representation with external classifiers at the end of fit and test.
+def __getattr__(name: str) -> Any:
+    # The callback moved to fairlit.callbacks; the old import path keeps working.
+    if name == "RepresentationProbe":
+        from fairlit.callbacks import RepresentationProbe
 
-    On global rank zero only (other ranks do nothing), at the end of ``fit`` and/or ``test``:
-    takes ``trainer.datamodule.train_dataset`` and ``test_dataset`` (calling the datamodule's
-    ``setup("fit")`` / ``setup("test")`` if they are not built yet), encodes both with
-    :func:`encode_dataset` (seeded, so probing twice gives identical numbers and the global RNG
-    is left untouched), runs :func:`probe_representation`, logs the results to every attached
-    logger with ``logger.log_metrics(results, step=trainer.global_step)``, stores them in
-    :attr:`results` (and appends ``(stage, step, results)`` to :attr:`history`) and prints a
-    short table.
-
-    With ``test_after_fit``, both hooks probe the same weights; set ``on_fit_end=False`` to
-    probe once.
-
-    Args:
-        inference: Inference mode of the stochastic layer while encoding (``"sample"``: one
-            Bernoulli sample per row, as in the paper).
-        classifiers: name -> unfitted scikit-learn classifier; ``None`` uses
-            :func:`default_probe_classifiers`.
-        max_train_rows: Fit the probes on a seeded random subset of at most this many training
-            rows (``None``: all rows).
-        seed: Seed of the encoding samples, the subset and the default probes.
-        on_fit_end: Probe at the end of ``trainer.fit``.
-        on_test_end: Probe at the end of ``trainer.test``.
-
-    Attributes:
-        results: The latest results (empty before the first probe).
-        history: ``(stage, global_step, results)`` of every probe run.
-
-    Example:
-        >>> probe = RepresentationProbe(classifiers={"logreg": LogisticRegression()})
-        >>> probe.results, probe.inference
-        ({}, 'sample')
-    """
-
-    def __init__(
-        self,
-        inference: Inference = "sample",
-        classifiers: Mapping[str, BaseEstimator] | None = None,
-        max_train_rows: int | None = None,
-        seed: int = 0,
-        on_fit_end: bool = True,
-        on_test_end: bool = True,
-    ) -> None:
-        super().__init__()
-        self.inference: Inference = _check_choice(inference, Inference, "inference")  # type: ignore[assignment]
-        if classifiers is not None and not classifiers:
-            raise ValueError(
-                "`classifiers` is empty; give at least one probe or None for defaults."
-            )
-        if max_train_rows is not None and (
-            isinstance(max_train_rows, bool)
-            or not isinstance(max_train_rows, int)
-            or max_train_rows < 1
-        ):
-            raise ValueError(
-                f"`max_train_rows` must be a positive int or None, got {max_train_rows!r}."
-            )
-        self.classifiers = None if classifiers is None else dict(classifiers)
-        self.max_train_rows = max_train_rows
-        self.seed = seed
-        self.probe_on_fit_end = on_fit_end
-        self.probe_on_test_end = on_test_end
-        self.results: dict[str, float] = {}
-        self.history: list[tuple[str, int, dict[str, float]]] = []
-
-    # -- hooks --------------------------------------------------------------------------------
-
-    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
-        """Fail early, with a clear message, when there is no datamodule to probe on."""
-        wanted = (stage == "fit" and self.probe_on_fit_end) or (
-            stage == "test" and self.probe_on_test_end
-        )
-        if wanted and getattr(trainer, "datamodule", None) is None:
-            raise ValueError(
-                "RepresentationProbe needs a LightningDataModule with `train_dataset` and "
-                "`test_dataset` (pass `datamodule=` to trainer.fit / trainer.test)."
-            )
-
-    def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        """Probe the representation after training."""
-        if self.probe_on_fit_end:
-            self.probe(trainer, pl_module, "fit")
-
-    def on_test_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        """Probe the representation after testing."""
-        if self.probe_on_test_end:
-            self.probe(trainer, pl_module, "test")
-
-    # -- implementation -----------------------------------------------------------------------
-
-    def probe(
-        self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str = "fit"
-    ) -> dict[str, float]:
-        """Encode the datamodule's train and test splits, probe, log and print (rank zero)."""
-        if not trainer.is_global_zero:
-            return {}
-        datamodule = trainer.datamodule
-        train, test = self._splits(datamodule)
-        if self.max_train_rows is not None and len(train) > self.max_train_rows:
-            rows = np.random.default_rng(self.seed).choice(
-                len(train), self.max_train_rows, replace=False
-            )
-            train = train[torch.from_numpy(np.sort(rows))]
-            train = TabularDataset(train["x"], train["y"], train["s"])
-        parameter = next(pl_module.parameters(), None)
-        device = parameter.device if parameter is not None else torch.device("cpu")
-        with _seeded_rng(self.seed, device):
-            train_codes = encode_dataset(pl_module, train, inference=self.inference)
-            test_codes = encode_dataset(pl_module, test, inference=self.inference)
-        results = probe_representation(
-            train_codes,
-            train.y,
-            train.s,
-            test_codes,
-            test.y,
-            test.s,
-            classifiers=self.classifiers,
-            seed=self.seed,
-        )
-        for logger in trainer.loggers:
-            logger.log_metrics(results, step=trainer.global_step)
-            logger.save()
-        self.results = results
-        self.history.append((stage, trainer.global_step, results))
-        self._print_table(stage, results)
-        return results
-
-    @staticmethod
-    def _splits(datamodule: Any) -> tuple[TabularDataset, TabularDataset]:
-        if datamodule is None:
-            raise ValueError("RepresentationProbe needs `trainer.datamodule`; none is attached.")
-        for stage, attribute in (("fit", "train_dataset"), ("test", "test_dataset")):
-            if getattr(datamodule, attribute, None) is None:
-                datamodule.setup(stage)
-            if getattr(datamodule, attribute, None) is None:
-                raise ValueError(
-                    f"{type(datamodule).__name__}.{attribute} is None even after "
-                    f"setup({stage!r}); RepresentationProbe needs both train and test splits."
-                )
-        return datamodule.train_dataset, datamodule.test_dataset
-
-    def _print_table(self, stage: str, results: Mapping[str, float]) -> None:
-        names = [key.split("/")[1] for key in results if key.endswith("/y_auc")]
-        columns = ("y_auc", "y_balanced_accuracy", "s_auc", "s_balanced_accuracy")
-        headers = ("y AUC", "y bal.acc", "s AUC", "s bal.acc")
-        width = max([len("probe"), *(len(n) for n in names)])
-        lines = [f"representation probe ({stage}, inference={self.inference}, seed={self.seed})"]
-        lines.append(f"{'probe':<{width}}  " + "  ".join(f"{h:>9}" for h in headers))
-        for name in names:
-            cells = "  ".join(f"{results[f'probe/{name}/{c}']:>9.4f}" for c in columns)
-            lines.append(f"{name:<{width}}  {cells}")
-        lines.append(
-            f"best s AUC {results['probe/best_s_auc']:.4f} (0.5 = invariant), "
-            f"best y AUC {results['probe/best_y_auc']:.4f}"
-        )
-        print("\n".join(lines), flush=True)
+        return RepresentationProbe
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -36,6 +36,7 @@ from fairlit.information import (
 )
 from fairlit.nn import EncoderOutput, build_mlp
 from fairlit.nn.layers import _check_hidden_features, _check_positive_int
+from fairlit.validation import check_log_base
 
 __all__ = [
     "AdversarialRegularizer",
@@ -223,10 +224,7 @@ class MutualInformationRegularizer(Regularizer):
         super().__init__(in_features, num_groups)
         if estimator not in ("factorized", "joint"):
             raise ValueError(f"`estimator` must be 'factorized' or 'joint', got {estimator!r}.")
-        if isinstance(base, bool) or not isinstance(base, int | float) or not base > 0:
-            raise ValueError(f"`base` must be a positive number other than 1, got {base!r}.")
-        if base == 1 or not math.isfinite(base):
-            raise ValueError(f"`base` must be a positive number other than 1, got {base!r}.")
+        check_log_base(base)
         self.max_bits = _check_positive_int(max_bits, "max_bits")
         if estimator == "joint" and in_features > max_bits:
             raise ValueError(

@@ -27,6 +27,7 @@ QUIET = [
 
 
 def test_every_config_is_tested():
+    assert {Path(p).stem for p in VARIANTS} == {*TABULAR_MODELS, "conv_full_precision"}
     assert {Path(p).stem for p in DATASETS} == {
         "adult",
         "biased_digits",
@@ -41,21 +42,42 @@ def test_every_config_is_tested():
         "joint",
         "mmd",
         "quantized",
+        "sqnn",
     }
 
 
-@pytest.mark.parametrize("config", DATASETS, ids=lambda p: Path(p).stem)
-def test_dataset_config_fast_dev_run(config, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    extra = EXTRA_ARGS.get(Path(config).stem, [])
-    main(["fit", "--config", config, *extra, "--trainer.fast_dev_run=true", *QUIET])
+# The overlays in configs/model/ per kind of data; "sqnn" is the tabular configs' own model
+# (configs/model/sqnn.yaml, named inside them), the image configs carry a conv SQNN.
+TABULAR_MODELS = ("sqnn", "adversarial", "full_precision", "joint", "mmd", "quantized")
+COMBINATIONS = [
+    *((d, m) for d in ("adult", "compas", "german") for m in TABULAR_MODELS),
+    ("biased_digits", None),
+    ("biased_digits", "conv_full_precision"),  # its image_shape is the 8x8 digits'
+    ("biased_mnist", None),
+]
 
 
-@pytest.mark.parametrize("variant", VARIANTS, ids=lambda p: Path(p).stem)
-def test_model_variant_composes_and_runs(variant, tmp_path, monkeypatch):
+@pytest.mark.parametrize(("dataset", "variant"), COMBINATIONS, ids=lambda v: v)
+def test_every_model_runs_on_every_dataset(dataset, variant, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    base = str(CONFIGS / VARIANT_BASE.get(Path(variant).stem, "german.yaml"))
-    main(["fit", "--config", base, "--config", variant, "--trainer.fast_dev_run=true", *QUIET])
+    extra = EXTRA_ARGS.get(dataset, [])
+    config = str(CONFIGS / f"{dataset}.yaml")
+    overlay = (
+        []
+        if variant in (None, "sqnn")
+        else ["--config", str(CONFIGS / "model" / f"{variant}.yaml")]
+    )
+    main(
+        [
+            "fit",
+            "--config",
+            config,
+            *overlay,
+            *extra,
+            "--trainer.fast_dev_run=true",
+            *QUIET,
+        ]
+    )
 
 
 def test_ddp_trainer_config_parses():
@@ -101,19 +123,6 @@ def test_module_help_and_version():
     assert "--trainer" in out.stdout
 
 
-def test_unknown_class_is_a_clear_error(capsys):
-    with pytest.raises(SystemExit):
-        main(
-            [
-                "fit",
-                "--config",
-                str(CONFIGS / "german.yaml"),
-                "--model.init_args.regularizer=fairlit.regularizers.NoSuchRegularizer",
-            ]
-        )
-    assert "NoSuchRegularizer" in capsys.readouterr().err
-
-
 def test_fit_then_load_from_checkpoint_predicts_identically(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     main(["fit", "--config", str(CONFIGS / "german.yaml"), "--trainer.max_epochs=1", *QUIET])
@@ -135,8 +144,125 @@ def test_fit_then_load_from_checkpoint_predicts_identically(tmp_path, monkeypatc
     assert type(loaded.regularizer).__name__ == "MutualInformationRegularizer"
 
 
-def test_gamma_out_of_range_is_a_parse_error(capsys):
+def _error_lines(capsys, *args: str) -> list[str]:
     with pytest.raises(SystemExit) as exit_info:
-        main(["fit", "--config", str(CONFIGS / "german.yaml"), "--model.init_args.gamma=1.5"])
+        main(["fit", "--config", str(CONFIGS / "german.yaml"), *args])
     assert exit_info.value.code == 2
-    assert "1.5 does not conform to restriction v>=0 and v<=1" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip() and line != "Seed set to 0"]
+    assert len(lines) <= 2, err  # the error and where to read more
+    assert "FAIRLIT_DEBUG=1" in lines[-1]
+    return lines
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (
+            ["--model.init_args.gama=0.9"],
+            "unknown option 'gama' of FairRepresentationModel; did you mean 'gamma'?",
+        ),
+        (
+            ["--model.init_args.regularizer=fairlit.regularizers.MutualInformationRegulariser"],
+            "did you mean 'MutualInformationRegularizer'?",
+        ),
+        (
+            ["--trainer.max_epoch=1"],
+            "unrecognized arguments: --trainer.max_epoch=1; did you mean --trainer.max_epochs?",
+        ),
+        (["--data.init_args.val_fraction=2"], "val_fraction must be in [0, 1), got 2.0"),
+        (["--model.init_args.gamma=1.5"], "1.5 does not conform to restriction v>=0 and v<=1"),
+        (
+            [
+                "--data=fairlit.data.CSVDataModule",
+                "--data.init_args.path=missing.csv",
+                "--data.init_args.target=a",
+                "--data.init_args.sensitive=b",
+            ],
+            "CSV file 'missing.csv' does not exist",
+        ),
+    ],
+    ids=["option-typo", "class-typo", "abbreviation", "bad-value", "restriction", "missing-file"],
+)
+def test_configuration_errors_are_short(capsys, args, expected):
+    [error, _] = _error_lines(capsys, *args)
+    assert error.startswith("fairlit fit: error: ")
+    assert expected in error
+
+
+def test_a_yaml_typo_names_its_file(capsys, tmp_path):
+    typo = tmp_path / "typo.yaml"
+    typo.write_text("model:\n  init_args:\n    gama: 0.3\n")
+    [error, _] = _error_lines(capsys, "--config", str(typo))
+    assert f"{typo}: model: unknown option 'gama'" in error
+
+
+def test_debug_shows_the_traceback(monkeypatch):
+    monkeypatch.setenv("FAIRLIT_DEBUG", "1")
+    with pytest.raises((ValueError, SystemExit)) as info:
+        main(["fit", "--config", str(CONFIGS / "german.yaml"), "--data.init_args.val_fraction=2"])
+    assert "val_fraction" in str(info.value)
+
+
+def test_model_help_lists_fairlit_components_only(capsys):
+    with pytest.raises(SystemExit):
+        main(["fit", "--model.help", "FairRepresentationModel"])
+    text = capsys.readouterr().out
+    assert "fairlit.nn.TaskHead" in text and "fairlit.nn.HybridBinaryEncoder" in text
+    assert "torch.nn.Identity" not in text  # heads and encoders are fairlit's bases, not nn.Module
+    assert len(text.splitlines()) < 250
+
+
+def test_predict_writes_predictions_that_match_the_test_metrics(tmp_path, capsys):
+    import shlex
+
+    import pandas as pd
+
+    german = str(CONFIGS / "german.yaml")
+    main(["fit", "--config", german, "--trainer.max_epochs=2", *QUIET])
+    printed = capsys.readouterr().out
+    [predict] = [line for line in printed.splitlines() if "predict with:" in line]
+    command = shlex.split(predict.split("predict with:", 1)[1])
+    assert command[:2] == ["fairlit", "predict"] and "<" not in predict  # pasteable
+    main([*command[1:], *QUIET])
+    out = capsys.readouterr().out.splitlines()
+    [line] = [text for text in out if "fairlit: predictions:" in text]
+    frame = pd.read_csv(line.split("fairlit: predictions:", 1)[1].strip())
+    ckpt = command[command.index("--ckpt_path") + 1]
+    main(["test", "--config", german, "--ckpt_path", ckpt, *QUIET])
+    [metrics] = sorted(tmp_path.glob("lightning_logs/german/version_*/metrics.csv"))[-1:]
+    tested = pd.read_csv(metrics).dropna(subset=["test/accuracy"]).iloc[-1]
+    assert list(frame.columns[:5]) == ["row", "y_prob", "y_pred", "y", "s"]
+    assert len([c for c in frame.columns if c.startswith("code_")]) == 20
+    assert (frame["y_pred"] == (frame["y_prob"] >= 0.5)).all()
+    # The same weights and the same seeded samples as `fairlit test`: the same accuracy.
+    assert (frame["y_pred"] == frame["y"]).mean() == pytest.approx(
+        tested["test/accuracy"], abs=1e-6
+    )
+
+
+def test_logs_and_checkpoints_follow_default_root_dir(tmp_path):
+    # Two epochs, shorter than the config's check_val_every_n_epoch (10): a checkpoint anyway.
+    german = str(CONFIGS / "german.yaml")
+    main(["fit", "--config", german, "--trainer.max_epochs=2",
+          f"--trainer.default_root_dir={tmp_path / 'runs'}", "--trainer.enable_progress_bar=false"])  # fmt: skip
+    version = tmp_path / "runs" / "lightning_logs" / "german" / "version_0"
+    assert (version / "metrics.csv").is_file()
+    assert [p.name for p in (version / "checkpoints").glob("*.ckpt")] == ["epoch=1-step=38.ckpt"]
+    assert not (tmp_path / "lightning_logs").exists()  # nothing in the working directory
+
+
+def test_command_line_model_options_win_over_the_checkpoint(tmp_path):
+    import pandas as pd
+
+    german = str(CONFIGS / "german.yaml")
+    main(["fit", "--config", german, "--trainer.max_epochs=2", *QUIET])
+    [ckpt] = list(tmp_path.glob("lightning_logs/german/version_0/checkpoints/*.ckpt"))
+    main(["test", "--config", german, f"--ckpt_path={ckpt}", *QUIET])
+    main(["test", "--config", german, f"--ckpt_path={ckpt}", *QUIET,
+          "--model.init_args.prediction_samples=1"])  # fmt: skip
+    runs = [tmp_path / "lightning_logs" / "german" / f"version_{i}" for i in (1, 2)]
+    assert "prediction_samples: 32" in (runs[0] / "hparams.yaml").read_text()
+    assert "prediction_samples: 1\n" in (runs[1] / "hparams.yaml").read_text()
+    auc = [pd.read_csv(r / "metrics.csv")["test/auc"].dropna().iloc[-1] for r in runs]
+    assert auc[0] != auc[1]  # one sample per row predicts differently from the mean of 32

@@ -387,3 +387,93 @@ def test_csv_single_group(tmp_path, csv_frame):
     csv_frame.to_csv(path, index=False)
     with pytest.raises(DataFileError, match="single group"):
         CSVDataModule(path, target="label", sensitive="group", positive_label="yes")
+
+
+def _color_csv(path, colors, shift=0.0, rows=60):
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {
+            "age": rng.normal(40 + shift, 10, rows).round(1),
+            "color": [colors[i % len(colors)] for i in range(rows)],
+            "sex": ["f", "m"] * (rows // 2),
+            "label": rng.integers(0, 2, rows),
+        }
+    )
+    frame.to_csv(path, index=False)
+    return str(path)
+
+
+def test_scoring_data_gets_the_training_preprocessing_from_the_checkpoint(tmp_path):
+    import numpy as np
+    import pytorch_lightning as pl
+
+    from fairlit.data import CSVDataModule
+    from fairlit.data.resources import DataFileError
+    from fairlit.models import FairRepresentationModel
+    from fairlit.nn import HybridBinaryEncoder
+
+    train = CSVDataModule(_color_csv(tmp_path / "train.csv", ["blue", "red"]), "label", "sex",
+                          batch_size=16, test_fraction=0.25)  # fmt: skip
+    model = FairRepresentationModel(HybridBinaryEncoder(train.num_features, 4))
+    trainer = pl.Trainer(max_epochs=1, logger=False, enable_progress_bar=False,
+                         enable_model_summary=False, default_root_dir=tmp_path)  # fmt: skip
+    trainer.fit(model, datamodule=train)
+    ckpt = tmp_path / "model.ckpt"
+    trainer.save_checkpoint(ckpt)
+    # Same columns and categories, other values: the training scaler, not one refitted.
+    shifted = CSVDataModule(_color_csv(tmp_path / "score.csv", ["blue", "red"], shift=30.0),
+                            "label", "sex", batch_size=16, test_fraction=0.25)  # fmt: skip
+    pl.Trainer(logger=False, enable_progress_bar=False).predict(
+        model, datamodule=shifted, ckpt_path=ckpt
+    )
+    np.testing.assert_allclose(shifted.feature_mean, train.feature_mean)
+    np.testing.assert_allclose(shifted.feature_std, train.feature_std)
+    assert shifted.state_dict() == train.state_dict()
+    # A category the training data never had is an error that names it (it used to land in
+    # another category's one-hot column).
+    green = CSVDataModule(_color_csv(tmp_path / "green.csv", ["green", "red"]), "label", "sex",
+                          batch_size=16, test_fraction=0.25)  # fmt: skip
+    with pytest.raises(DataFileError, match=r"color.*green"):
+        pl.Trainer(logger=False, enable_progress_bar=False).predict(
+            model, datamodule=green, ckpt_path=ckpt
+        )
+
+
+def test_predict_on_a_new_csv_scores_every_row_like_the_training_file(tmp_path):
+    import pandas as pd
+    import pytorch_lightning as pl
+
+    from fairlit.data import CSVDataModule
+    from fairlit.models import FairRepresentationModel
+    from fairlit.nn import HybridBinaryEncoder
+
+    source = _color_csv(tmp_path / "train.csv", ["blue", "red", "white"])
+    train = CSVDataModule(source, "label", "sex", batch_size=16, test_fraction=0.25)
+    model = FairRepresentationModel(
+        HybridBinaryEncoder(train.num_features, 4, inference="threshold")
+    )
+    trainer = pl.Trainer(max_epochs=1, logger=False, enable_progress_bar=False,
+                         enable_model_summary=False, default_root_dir=tmp_path)  # fmt: skip
+    trainer.fit(model, datamodule=train)
+    ckpt = tmp_path / "model.ckpt"
+    trainer.save_checkpoint(ckpt)
+
+    def scores(path):
+        dm = CSVDataModule(path, "label", "sex", batch_size=7, test_fraction=0.25)
+        out = pl.Trainer(logger=False, enable_progress_bar=False).predict(
+            model, datamodule=dm, ckpt_path=ckpt
+        )
+        return torch.cat([b["y_prob"] for b in out])
+
+    everything = scores(source)
+    assert len(everything) == 60  # every row, not a split
+    # A subset of the rows, in another order, holding fewer categories (no "white").
+    frame = pd.read_csv(source)
+    subset = frame[frame["color"] != "white"].sample(frac=1.0, random_state=1)
+    subset.to_csv(tmp_path / "subset.csv", index=False)
+    torch.testing.assert_close(
+        scores(str(tmp_path / "subset.csv")), everything[subset.index.to_numpy()]
+    )

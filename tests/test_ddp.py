@@ -41,6 +41,11 @@ def test_cli_ddp_fit_writes_a_checkpoint(tmp_path):
     state = torch.load(ckpts[0], weights_only=False)
     assert state["global_step"] == 20  # every process ran the same number of steps
     assert "fairlit: checkpoint:" in out.stdout
+    # The metrics are synced by their states; Lightning has nothing to warn about.
+    assert "recommended to use `self.log(" not in out.stderr
+    # No product adverts, no deprecation warning from inside Lightning.
+    assert "Tip:" not in out.stdout + out.stderr
+    assert "LeafSpec" not in out.stderr
 
 
 def _model(dm: GermanDataModule) -> FairRepresentationModel:

@@ -20,8 +20,10 @@ from fairlit.metrics import (
     DemographicParityDifference,
     DemographicParityRatio,
     EqualizedOddsDifference,
+    FactorizedMutualInformation,
     GroupAUROC,
     MutualInformation,
+    PlugInMutualInformation,
 )
 from fairlit.metrics import functional as FM
 
@@ -600,7 +602,8 @@ def test_metric_collection_and_attributes() -> None:
         (DemographicParityRatio, True),
         (EqualizedOddsDifference, False),
         (AreaUnderDiscriminationCurve, False),
-        (MutualInformation, False),
+        (PlugInMutualInformation, False),
+        (FactorizedMutualInformation, False),
     ):
         assert cls.higher_is_better is higher
         assert cls.is_differentiable is False

@@ -1,6 +1,10 @@
+import math
+
 import pytest
 import pytorch_lightning as pl
 import torch
+from fairlearn.metrics import demographic_parity_difference as fairlearn_dp
+from sklearn.metrics import mutual_info_score
 
 from fairlit.data import BatchLoader, GermanDataModule, TabularDataset
 from fairlit.models import FairRepresentationModel, NonFiniteLossError
@@ -148,9 +152,24 @@ def test_validation_logs_the_documented_keys(tmp_path):
     ):
         assert f"val/{key}" in keys
     assert all(torch.isfinite(v) for v in trainer.callback_metrics.values())
+    # With the thresholded code the predictions are deterministic: check the logged test
+    # metrics against fairlearn and scikit-learn on the same predictions.
+    model.encoder.inference = "threshold"
     results = trainer.test(model, datamodule=dm, verbose=False)[0]
-    assert 0.0 <= results["test/dp_difference"] <= 1.0
-    assert results["test/mi_bits"] >= 0.0
+    model.eval()
+    test = dm.test_dataset
+    with torch.no_grad():
+        predicted = (model.predictive_proba(test.x) >= 0.5).numpy().astype(int)
+        code = model.encoder(test.x).code.numpy()
+    y, s = test.y.numpy(), test.s.numpy()
+    assert results["test/dp_difference"] == pytest.approx(
+        fairlearn_dp(y, predicted, sensitive_features=s), abs=1e-6
+    )
+    assert results["test/accuracy"] == pytest.approx((predicted == y).mean(), abs=1e-6)
+    packed = [int("".join(str(int(b)) for b in row), 2) for row in code]
+    assert results["test/mi_bits"] == pytest.approx(
+        mutual_info_score(packed, s) / math.log(2), abs=1e-5
+    )
 
 
 def test_full_precision_model_logs_no_mi(tmp_path):

@@ -279,10 +279,10 @@ def test_no_module_instances_as_defaults():
 
 def test_ternarize_formula():
     w = torch.tensor([[0.9, -0.1, -1.1, 0.2], [0.05, 0.6, -0.3, 0.0]])
-    delta = 0.7 * w.abs().mean()
-    mask = w.abs() > delta
-    alpha = w.abs()[mask].mean()
-    expected = torch.where(mask, alpha * w.sign(), torch.zeros_like(w))
+    # By hand: mean |w| = 3.25 / 8 = 0.40625, so delta = 0.7 * 0.40625 = 0.284375; the entries
+    # above it are 0.9, 1.1, 0.6 and 0.3, whose mean alpha = 2.9 / 4 = 0.725.
+    a = 0.725
+    expected = torch.tensor([[a, 0.0, -a, 0.0], [0.0, a, -a, 0.0]])
     torch.testing.assert_close(ternarize(w), expected)
     assert torch.equal(ternarize(torch.zeros(3, 3)), torch.zeros(3, 3))  # no NaN
 

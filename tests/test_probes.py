@@ -19,10 +19,11 @@ from sklearn.tree import DecisionTreeClassifier
 from threadpoolctl import threadpool_limits
 
 import fairlit.probes as probes_module
+from fairlit.callbacks import RepresentationProbe
 from fairlit.data import GermanDataModule, TabularDataset
 from fairlit.models import FairRepresentationModel
 from fairlit.nn import FullPrecisionEncoder, HybridBinaryEncoder
-from fairlit.probes import RepresentationProbe, encode_dataset, probe_representation
+from fairlit.probes import encode_dataset, probe_representation
 
 
 @pytest.fixture(autouse=True)
@@ -350,3 +351,61 @@ def test_callback_rejects_bad_arguments() -> None:
         RepresentationProbe(max_train_rows=0)
     with pytest.raises(ValueError, match="classifiers"):
         RepresentationProbe(classifiers={})
+
+
+class _LayerNotCalledBinary(torch.nn.Module):
+    """An encoder that keeps the encoder contract but names its stochastic layer `layer`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        from fairlit.nn import StochasticBinaryLayer
+
+        self.in_features, self.out_features = 5, 6
+        self.layer = StochasticBinaryLayer(5, 6)
+
+    @property
+    def inference(self) -> str:
+        return self.layer.inference
+
+    @inference.setter
+    def inference(self, value: str) -> None:
+        self.layer.inference = value
+
+    def forward(self, x: torch.Tensor):
+        return self.layer(x)
+
+
+def test_encode_dataset_asks_the_encoder_for_the_inference_mode() -> None:
+    # The probes used to switch `encoder.binary`: this encoder was silently sampled.
+    torch.manual_seed(4)
+    encoder, data = _LayerNotCalledBinary(), make_dataset()
+    probs = encode_dataset(encoder, data, inference="probability")
+    threshold = encode_dataset(encoder, data, inference="threshold")
+    assert bool(((probs > 0) & (probs < 1)).all())
+    assert torch.equal(threshold, (probs >= 0.5).float())
+    assert encoder.inference == "sample"
+
+
+def test_stochastic_encoders_share_one_inference_switch() -> None:
+    from fairlit.nn import (
+        ConvBinaryEncoder,
+        Encoder,
+        QuantizedBinaryEncoder,
+        StochasticEncoder,
+    )
+
+    encoders = [
+        HybridBinaryEncoder(5, out_features=3),
+        QuantizedBinaryEncoder(5, out_features=3),
+        ConvBinaryEncoder(12, image_shape=(3, 2, 2), channels=(2,), out_features=3),
+    ]
+    for encoder in encoders:
+        assert isinstance(encoder, StochasticEncoder)
+        encoder.inference = "probability"
+        assert encoder.binary.inference == "probability"
+        encoder.eval()
+        out = encoder(torch.rand(4, encoder.in_features))
+        torch.testing.assert_close(out.code, out.probs)  # probability mode: the code is p
+    full = FullPrecisionEncoder(5, out_features=3)
+    assert isinstance(full, Encoder) and not isinstance(full, StochasticEncoder)
+    assert not hasattr(full, "inference")

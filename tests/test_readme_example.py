@@ -21,6 +21,7 @@ README = ROOT / "README.md"
 GERMAN = str(ROOT / "configs" / "german.yaml")
 CLASS_PATH = "my_project.penalties.GroupMeanGap"
 REGULARIZER_ARG = f"--model.init_args.regularizer={CLASS_PATH}"
+ENCODER_ARG = "--model.init_args.encoder=my_project.encoders.ResidualBinaryEncoder"
 
 
 def _extend_section() -> str:
@@ -39,13 +40,19 @@ def _fenced_blocks(section: str, language: str) -> list[str]:
 
 @pytest.fixture
 def readme_package(tmp_path, monkeypatch):
-    """``tmp_path/my_project/penalties.py`` holding the README's block, importable."""
-    [block, *_] = _fenced_blocks(_extend_section(), "python")
-    assert block.lstrip().startswith("# my_project/penalties.py"), "the block names its file first"
+    """``tmp_path/my_project/`` holding each README block under the file name it starts with."""
+    blocks = _fenced_blocks(_extend_section(), "python")
+    named = {}
+    for block in blocks:
+        first = block.lstrip().splitlines()[0]
+        assert first.startswith("# my_project/"), "each block names its file first"
+        named[first.removeprefix("# my_project/").strip()] = block
+    assert {"penalties.py", "encoders.py"} <= set(named)
     package = tmp_path / "my_project"
     package.mkdir()
     (package / "__init__.py").write_text("")
-    (package / "penalties.py").write_text(block)
+    for name, block in named.items():
+        (package / name).write_text(block)
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.chdir(tmp_path)
     yield tmp_path
@@ -54,8 +61,26 @@ def readme_package(tmp_path, monkeypatch):
 
 
 def test_readme_shell_command_names_the_python_block():
-    [command, *_] = _fenced_blocks(_extend_section(), "bash")
-    assert REGULARIZER_ARG in command
+    commands = _fenced_blocks(_extend_section(), "bash")
+    assert REGULARIZER_ARG in commands[0]
+    assert ENCODER_ARG in commands[1]
+
+
+def test_readme_encoder_runs_from_the_cli(readme_package):
+    main(["fit", "--config", GERMAN, ENCODER_ARG,
+          "--trainer.fast_dev_run=true", "--trainer.enable_progress_bar=false"])  # fmt: skip
+    from my_project.encoders import ResidualBinaryEncoder
+
+    cli = build_cli(["--config", GERMAN, ENCODER_ARG, "--trainer.logger=false",
+                     f"--trainer.default_root_dir={readme_package}"])  # fmt: skip
+    encoder = cli.model.encoder
+    assert type(encoder) is ResidualBinaryEncoder
+    assert encoder.in_features == cli.datamodule.num_features  # linked from the data
+    # The inference mode comes with the base class and switches the code.
+    encoder.eval()
+    encoder.inference = "threshold"
+    out = encoder(torch.randn(5, encoder.in_features))
+    assert torch.equal(out.code, (out.probs >= 0.5).to(out.code.dtype))
 
 
 def test_readme_regularizer_runs_from_the_cli(readme_package):

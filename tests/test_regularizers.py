@@ -269,6 +269,9 @@ def _ddp_worker(rank, world_size, port, result_dir):
                 dist.all_reduce(g)
                 g /= world_size
             results[estimator] = (penalty, grads)
+        # sync_dist=False is each rank's own batch, also in training mode.
+        local = MutualInformationRegularizer(4, _NUM_GROUPS, sync_dist=False)
+        results["unsynced"] = local(_out(torch.sigmoid(lin(x[rows])).detach()), s[rows])
         # Evaluation mode makes no collective: rank 1 calls once more than rank 0, as when
         # unpadded evaluation shards hold different numbers of batches (this hung before).
         reg = MutualInformationRegularizer(4, _NUM_GROUPS).eval()
@@ -308,17 +311,9 @@ def test_ddp_global_batch_is_exact(tmp_path):
         start = sum(_SIZES[:rank])
         rows = slice(start, start + _SIZES[rank])
         local = factorized_mutual_information(torch.sigmoid(lin(x[rows])), s[rows], _NUM_GROUPS)
-        got = torch.load(tmp_path / f"rank{rank}.pt")["eval"]
+        saved = torch.load(tmp_path / f"rank{rank}.pt")
+        torch.testing.assert_close(saved["unsynced"], local.detach(), rtol=0, atol=1e-9)
+        got = saved["eval"]
         assert len(got) == 1 + rank
         for value in got:
             torch.testing.assert_close(value, local.detach(), rtol=0, atol=1e-9)
-
-
-def test_no_sync_when_disabled_matches_local():
-    # sync_dist=False (or no process group) is the plain local MI.
-    x, s, lin = _ddp_fixture()
-    probs = torch.sigmoid(lin(x))
-    reg = MutualInformationRegularizer(4, _NUM_GROUPS, sync_dist=False)
-    torch.testing.assert_close(
-        reg(_out(probs), s), factorized_mutual_information(probs, s, _NUM_GROUPS)
-    )

@@ -79,7 +79,7 @@ def test_resume_continues_exactly(tmp_path):
         assert last(m1)[key] == last(m2)[key]
 
 
-def test_checkpoint_from_another_architecture_is_refused_clearly(tmp_path):
+def test_checkpoint_from_another_architecture_is_refused_clearly(tmp_path, capsys):
     run = _fit(tmp_path, "--trainer.max_epochs=1")
     ckpt = _only_ckpt(run / "version_0")
     dm = GermanDataModule()
@@ -102,6 +102,14 @@ def test_checkpoint_from_another_architecture_is_refused_clearly(tmp_path):
             *QUIET,
         ]
     )
+    # The test ran with the checkpoint's 20 neurons, not the command line's 10, and said so.
+    assert "out_features ignored: with --ckpt_path the model's architecture comes from the" in (
+        capsys.readouterr().err
+    )
+    _fitted, tested = sorted(Path.cwd().glob("lightning_logs/german/version_*/hparams.yaml"))
+    hparams = tested  # version_1, written by the test run
+    assert "out_features: 20" in hparams.read_text()
+    assert "out_features: 10" not in hparams.read_text()
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])

@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 import fairlit.sweep.study as study_module
+import fairlit.sweep.worker as worker_module
 from fairlit.entry import main
 from fairlit.sweep import (
     area_under_front,
@@ -246,14 +247,14 @@ def test_grid_sweep_records_complete_trials_resumes_extends_and_refuses_changes(
 def test_failed_point_is_recorded_and_rerun(tmp_path, monkeypatch, capsys):
     out = tmp_path / "sw"
     args = ["sweep", "--config", GERMAN, "--out", str(out), "--gammas", "0,0.5", *TINY]
-    real = study_module.train_point
+    real = worker_module.train_point
 
     def flaky(configs, overrides, params, seed, **kwargs):
         if params["model.init_args.gamma"] == 0.5:
             raise RuntimeError("simulated failure")
         return real(configs, overrides, params, seed, **kwargs)
 
-    monkeypatch.setattr(study_module, "train_point", flaky)
+    monkeypatch.setattr(worker_module, "train_point", flaky)
     with pytest.raises(SystemExit) as exit_info:
         main(args)
     assert exit_info.value.code == 1
@@ -265,7 +266,7 @@ def test_failed_point_is_recorded_and_rerun(tmp_path, monkeypatch, capsys):
 
     calls = []
     monkeypatch.setattr(
-        study_module, "train_point", lambda *a, **k: calls.append(a[2]) or real(*a, **k)
+        worker_module, "train_point", lambda *a, **k: calls.append(a[2]) or real(*a, **k)
     )
     main(args)
     assert calls == [{"model.init_args.gamma": 0.5}]  # only the failed point runs again
@@ -430,7 +431,7 @@ def test_peers_are_studies_of_their_own_and_journal_storage_works(tmp_path):
 def test_a_narrower_rerun_leaves_a_wider_grids_points_queued(tmp_path, monkeypatch):
     out = tmp_path / "sw"
     # Queue a wider grid without running it (as an interrupted command would leave it).
-    monkeypatch.setattr(study_module, "run_plans", lambda *a, **k: None)
+    monkeypatch.setattr(worker_module, "run_plans", lambda *a, **k: None)
     _sweep(out, "--gammas", "0,0.5,0.9", *TINY)
     monkeypatch.undo()
     _sweep(out, "--gammas", "0", *TINY)

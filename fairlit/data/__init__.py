@@ -9,7 +9,7 @@ Example:
     (['s', 'x', 'y'], True)
 """
 
-from fairlit.data.base import TabularDataModule, TabularTable, encode_features
+from fairlit.data.base import FairDataModule, TabularDataModule, TabularTable, encode_features
 from fairlit.data.datamodules import (
     AdultDataModule,
     CompasDataModule,
@@ -34,6 +34,7 @@ __all__ = [
     "CSVDataModule",
     "CompasDataModule",
     "DataFileError",
+    "FairDataModule",
     "GermanDataModule",
     "TabularDataModule",
     "TabularDataset",

@@ -1,4 +1,4 @@
-"""The tabular LightningDataModule base: splitting, scaling and loading.
+"""The DataModule bases: :class:`FairDataModule` (the contract, the loaders) and the tabular one.
 
 Subclasses only describe their data (a :class:`TabularTable` and its
 schema); this base does the rest identically for every dataset:
@@ -22,7 +22,116 @@ import torch
 from fairlit.data.loading import BatchLoader, TabularDataset, stratified_split
 from fairlit.data.parsers import TabularSchema
 
-__all__ = ["TabularDataModule", "TabularTable", "encode_features"]
+__all__ = ["FairDataModule", "TabularDataModule", "TabularTable", "encode_features"]
+
+
+def _check_batch_size(value: int | None, name: str) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+class FairDataModule(pl.LightningDataModule):
+    """The contract every fairlit DataModule keeps, and what they share.
+
+    The model and the CLI rely on it: ``fairlit fit --data.help FairDataModule`` lists every
+    subclass, and the CLI links :attr:`num_features`, :attr:`num_groups` and
+    :attr:`num_classes` into the model. A subclass sets the three sizes (known right after
+    ``__init__``, before :meth:`setup`) and builds ``train_dataset``, ``val_dataset`` and
+    ``test_dataset`` (:class:`~fairlit.data.loading.TabularDataset`: ``x`` float32
+    ``[N, F]``, ``y`` int64 ``[N]``, ``s`` int64 ``[N]``) in :meth:`setup`; this base
+    checks the loader arguments and serves the splits in whole batches with
+    :class:`~fairlit.data.loading.BatchLoader`, sharded across processes under data
+    parallelism.
+
+    Args:
+        batch_size: Training batch size.
+        eval_batch_size: Batch size for validation, test and predict (defaults to
+            ``batch_size``; larger is faster and does not change results).
+        seed: Seed of the split and of the per-epoch shuffle.
+        val_fraction: Fraction of the training data held out for validation.
+
+    Raises:
+        ValueError: for a batch size that is not a positive int, a negative seed, or a
+            ``val_fraction`` outside ``[0, 1)``.
+    """
+
+    #: Name of each sensitive group, in the order of the values of ``s``.
+    group_names: tuple[str, ...] = ()
+
+    def __init__(
+        self,
+        batch_size: int = 200,
+        eval_batch_size: int | None = None,
+        seed: int = 0,
+        val_fraction: float = 0.1,
+    ) -> None:
+        super().__init__()
+        _check_batch_size(batch_size, "batch_size")
+        _check_batch_size(eval_batch_size, "eval_batch_size")
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+        if (
+            isinstance(val_fraction, bool)
+            or not isinstance(val_fraction, int | float)
+            or not 0.0 <= val_fraction < 1.0
+        ):
+            raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction!r}")
+        self.batch_size = batch_size
+        self.eval_batch_size = eval_batch_size or batch_size
+        self.seed = seed
+        self.val_fraction = float(val_fraction)
+        self.train_dataset: TabularDataset | None = None
+        self.val_dataset: TabularDataset | None = None
+        self.test_dataset: TabularDataset | None = None
+        self.predict_dataset: TabularDataset | None = None
+
+    @property
+    def num_features(self) -> int:
+        """Width of ``x``."""
+        raise NotImplementedError(f"{type(self).__name__} must define num_features")
+
+    @property
+    def num_groups(self) -> int:
+        """Number of sensitive groups (values of ``s``)."""
+        raise NotImplementedError(f"{type(self).__name__} must define num_groups")
+
+    @property
+    def num_classes(self) -> int:
+        """Number of target classes (values of ``y``)."""
+        raise NotImplementedError(f"{type(self).__name__} must define num_classes")
+
+    def _loader(self, dataset: TabularDataset | None, train: bool) -> BatchLoader:
+        if dataset is None:
+            raise RuntimeError(f"{type(self).__name__}.setup() must run before asking for a loader")
+        trainer = self.trainer
+        replicas, rank = (
+            (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
+        )
+        return BatchLoader(
+            dataset,
+            batch_size=self.batch_size if train else self.eval_batch_size,
+            shuffle=train,
+            seed=self.seed,
+            num_replicas=replicas,
+            rank=rank,
+        )
+
+    def train_dataloader(self) -> BatchLoader:
+        """Shuffled whole-batch loader over the training split."""
+        return self._loader(self.train_dataset, train=True)
+
+    def val_dataloader(self) -> BatchLoader:
+        """Loader over the validation split."""
+        return self._loader(self.val_dataset, train=False)
+
+    def test_dataloader(self) -> BatchLoader:
+        """Loader over the test split."""
+        return self._loader(self.test_dataset, train=False)
+
+    def predict_dataloader(self) -> BatchLoader:
+        """Loader over what ``fairlit predict`` scores: ``predict_dataset``, else the test split."""
+        dataset = getattr(self, "predict_dataset", None)
+        return self._loader(dataset if dataset is not None else self.test_dataset, train=False)
 
 
 @dataclass
@@ -75,7 +184,7 @@ def encode_features(
     return np.concatenate(blocks, axis=1).astype(np.float32)
 
 
-class TabularDataModule(pl.LightningDataModule):
+class TabularDataModule(FairDataModule):
     """Base of every tabular DataModule in fairlit.
 
     A subclass sets :attr:`schema` (all candidate feature columns),
@@ -102,6 +211,8 @@ class TabularDataModule(pl.LightningDataModule):
     sensitive_columns: tuple[str, ...] = ()
     group_names: tuple[str, ...] = ()
     default_test_fraction: float = 0.2
+    #: What ``predict`` scores: ``"test"`` (the test split) or ``"all"`` (every row, in order).
+    predict_rows: str = "test"
 
     def __init__(
         self,
@@ -112,24 +223,12 @@ class TabularDataModule(pl.LightningDataModule):
         test_fraction: float | None = None,
         include_sensitive_in_features: bool = False,
     ) -> None:
-        super().__init__()
-        for name, value in (("batch_size", batch_size), ("eval_batch_size", eval_batch_size)):
-            if value is not None and (
-                isinstance(value, bool) or not isinstance(value, int) or value < 1
-            ):
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        for name, value in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
-            if value is not None and not 0.0 <= value < 1.0:
-                raise ValueError(f"{name} must be in [0, 1), got {value!r}")
-        self.batch_size = batch_size
-        self.eval_batch_size = eval_batch_size or batch_size
-        self.seed = seed
-        self.val_fraction = val_fraction
+        super().__init__(batch_size, eval_batch_size, seed, val_fraction)
+        if test_fraction is not None and not 0.0 <= test_fraction < 1.0:
+            raise ValueError(f"test_fraction must be in [0, 1), got {test_fraction!r}")
         self.test_fraction = test_fraction
         self.include_sensitive_in_features = include_sensitive_in_features
-        self.train_dataset: TabularDataset | None = None
-        self.val_dataset: TabularDataset | None = None
-        self.test_dataset: TabularDataset | None = None
+        self._fitted: dict | None = None  # preprocessing restored from a checkpoint
         # Called here, Lightning collects the arguments of every __init__ up the subclass chain
         # (the subclass's own and the ones it forwards as **kwargs), defaults included.
         self.save_hyperparameters()
@@ -138,7 +237,15 @@ class TabularDataModule(pl.LightningDataModule):
 
     @property
     def feature_schema(self) -> TabularSchema:
-        """The schema of the encoded features (sensitive columns removed unless kept)."""
+        """The schema of the encoded features (sensitive columns removed unless kept).
+
+        After :meth:`load_state_dict`, the checkpoint's: its columns and categories.
+        """
+        if getattr(self, "_fitted", None) is not None:
+            return TabularSchema(
+                tuple(self._fitted["numeric"]),
+                {c: tuple(v) for c, v in self._fitted["categorical"].items()},
+            )
         if self.include_sensitive_in_features:
             return self.schema
         return self.schema.without(self.sensitive_columns)
@@ -195,11 +302,15 @@ class TabularDataModule(pl.LightningDataModule):
             train, val, test = stratified_split(
                 strata, (self.val_fraction, test_fraction), self.seed
             )
-        schema = self.feature_schema
-        train_numeric = table.features.iloc[train][list(schema.numeric)].to_numpy(np.float64)
-        mean = train_numeric.mean(axis=0) if len(train) else np.zeros(len(schema.numeric))
-        std = train_numeric.std(axis=0) if len(train) else np.ones(len(schema.numeric))
-        std = np.where(std > 0, std, 1.0)
+        if self._fitted is not None:
+            schema, mean, std = self._restored_preprocessing(table)
+        else:
+            schema = self.feature_schema
+            train_numeric = table.features.iloc[train][list(schema.numeric)].to_numpy(np.float64)
+            mean = train_numeric.mean(axis=0) if len(train) else np.zeros(len(schema.numeric))
+            std = train_numeric.std(axis=0) if len(train) else np.ones(len(schema.numeric))
+            std = np.where(std > 0, std, 1.0)
+        self.fitted_schema = schema
         self.feature_mean, self.feature_std = mean, std
 
         def make(rows: np.ndarray) -> TabularDataset:
@@ -211,35 +322,56 @@ class TabularDataModule(pl.LightningDataModule):
             )
 
         self.train_dataset, self.val_dataset, self.test_dataset = make(train), make(val), make(test)
-
-    def _loader(self, dataset: TabularDataset | None, train: bool) -> BatchLoader:
-        if dataset is None:
-            raise RuntimeError(f"{type(self).__name__}.setup() must run before asking for a loader")
-        trainer = self.trainer
-        replicas, rank = (
-            (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
-        )
-        return BatchLoader(
-            dataset,
-            batch_size=self.batch_size if train else self.eval_batch_size,
-            shuffle=train,
-            seed=self.seed,
-            num_replicas=replicas,
-            rank=rank,
+        # What predict scores: every row of the table, in its order, or the test split.
+        self.predict_dataset = (
+            make(np.arange(len(table.y))) if self.predict_rows == "all" else self.test_dataset
         )
 
-    def train_dataloader(self) -> BatchLoader:
-        """Shuffled whole-batch loader over the training split."""
-        return self._loader(self.train_dataset, train=True)
+    # -- the fitted preprocessing travels with the checkpoint ----------------------------------
 
-    def val_dataloader(self) -> BatchLoader:
-        """Loader over the validation split."""
-        return self._loader(self.val_dataset, train=False)
+    def state_dict(self) -> dict:
+        """The preprocessing fitted on the training split; Lightning saves it in checkpoints.
 
-    def test_dataloader(self) -> BatchLoader:
-        """Loader over the test split."""
-        return self._loader(self.test_dataset, train=False)
+        Returns:
+            ``{"preprocessing": {"numeric", "categorical", "mean", "std"}}`` (empty before
+            :meth:`setup`): the feature columns, every category of each categorical column,
+            and the training split's per-column mean and standard deviation.
+        """
+        if getattr(self, "feature_mean", None) is None:
+            return {}
+        schema = self.fitted_schema
+        return {
+            "preprocessing": {
+                "numeric": list(schema.numeric),
+                "categorical": {c: list(v) for c, v in schema.categorical.items()},
+                "mean": [float(v) for v in self.feature_mean],
+                "std": [float(v) for v in self.feature_std],
+            }
+        }
 
-    def predict_dataloader(self) -> BatchLoader:
-        """Loader over the test split (what ``fairlit predict`` scores)."""
-        return self._loader(self.test_dataset, train=False)
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Encode with a checkpoint's preprocessing (re-encoding splits already built).
+
+        Scoring data then gets the training data's scaling and one-hot columns, never its own;
+        a category the training data did not have is an error naming the column.
+
+        Raises:
+            DataFileError: for a column or category the checkpoint's preprocessing lacks.
+        """
+        fitted = state_dict.get("preprocessing")
+        if not fitted:
+            return
+        self._fitted = fitted
+        if self.train_dataset is not None:
+            self.train_dataset = self.val_dataset = self.test_dataset = None
+            self.predict_dataset = None
+            self.setup()
+
+    def _restored_preprocessing(
+        self, table: TabularTable
+    ) -> tuple[TabularSchema, np.ndarray, np.ndarray]:
+        fitted = self._fitted or {}
+        schema = self.feature_schema
+        source = f"{type(self).__name__} (preprocessing from the checkpoint)"
+        schema.check(table.features, source)
+        return schema, np.asarray(fitted["mean"]), np.asarray(fitted["std"])

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-import pandas as pd
 
 from fairlit.data.base import TabularDataModule, TabularTable
 from fairlit.data.parsers import (
@@ -21,8 +20,8 @@ from fairlit.data.parsers import (
     load_adult,
     load_compas,
     load_german,
+    read_csv_table,
 )
-from fairlit.data.resources import DataFileError
 
 __all__ = ["AdultDataModule", "CSVDataModule", "CompasDataModule", "GermanDataModule"]
 
@@ -220,8 +219,13 @@ class GermanDataModule(TabularDataModule):
 class CSVDataModule(TabularDataModule):
     """Any CSV table with a binary target and a categorical sensitive column.
 
-    The file is read and validated in ``__init__`` (so :attr:`num_features`
-    is known before ``setup``): every named column must exist, the target must
+    ``predict`` scores **every row** of the file, in its order (``predict_rows = "all"``):
+    ``fairlit predict --ckpt_path CK --data.init_args.path=new.csv`` scores a new file with the
+    training data's preprocessing, restored from the checkpoint.
+
+    The file is read and validated in ``__init__`` by
+    :func:`fairlit.data.parsers.read_csv_table` (so :attr:`num_features` is
+    known before ``setup``): every named column must exist, the target must
     take exactly two values, the sensitive column at least two, numeric
     columns must be numbers without NaN or inf, and categorical columns
     without missing values. Category lists are those of the whole file,
@@ -242,6 +246,8 @@ class CSVDataModule(TabularDataModule):
         **kwargs: See :class:`~fairlit.data.base.TabularDataModule`.
     """
 
+    predict_rows = "all"
+
     def __init__(
         self,
         path: str | Path,
@@ -255,78 +261,21 @@ class CSVDataModule(TabularDataModule):
     ) -> None:
         super().__init__(**kwargs)
         self.path = Path(path)
-        source = str(self.path)
-        if not self.path.is_file():
-            raise DataFileError(f"CSV file {source!r} does not exist")
-        frame = pd.read_csv(self.path)
-        drop = list(drop or [])
-        named = [target, sensitive, *(categorical or []), *(numeric or []), *drop]
-        missing = [c for c in dict.fromkeys(named) if c not in frame.columns]
-        if missing:
-            raise DataFileError(
-                f"{source}: column(s) {missing} not found; the file has columns {list(frame.columns)}"
-            )
-        self.y = self._binary_target(
-            frame[target], positive_label, f"{source}: target column {target!r}"
+        table = read_csv_table(
+            self.path,
+            target,
+            sensitive,
+            categorical=categorical,
+            numeric=numeric,
+            drop=drop,
+            positive_label=positive_label,
+            include_sensitive=self.include_sensitive_in_features,
         )
-        groups = frame[sensitive]
-        if groups.isna().any():
-            raise DataFileError(f"{source}: sensitive column {sensitive!r} has missing values")
-        names = sorted(groups.astype(str).unique())
-        if len(names) < 2:
-            raise DataFileError(
-                f"{source}: sensitive column {sensitive!r} has a single group {names}; "
-                "fairness needs at least two"
-            )
-        self.s = pd.Categorical(groups.astype(str), categories=names).codes.astype(np.int64)
-        rest = [c for c in frame.columns if c not in {target, sensitive, *drop}]
-        if categorical is None:
-            categorical = [c for c in rest if not pd.api.types.is_numeric_dtype(frame[c])]
-            if numeric is not None:
-                categorical = [c for c in categorical if c not in numeric]
-        if numeric is None:
-            numeric = [c for c in rest if c not in categorical]
-        for column in categorical:
-            if frame[column].isna().any():
-                row = int(np.flatnonzero(frame[column].isna().to_numpy())[0])
-                raise DataFileError(
-                    f"{source}: categorical column {column!r} has a missing value (row {row}); "
-                    "fill or drop it first"
-                )
-        cats = {c: tuple(sorted(frame[c].astype(str).unique())) for c in categorical}
-        if self.include_sensitive_in_features and sensitive not in cats:
-            cats[sensitive] = tuple(names)
-        self.schema = TabularSchema(tuple(numeric), cats)
-        self.schema.check(frame, source)
+        self.schema = table.schema
         self.sensitive_columns = (sensitive,)
-        self.group_names = tuple(names)
+        self.group_names = table.group_names
         self.target, self.sensitive = target, sensitive
-        self._frame = frame
-
-    @staticmethod
-    def _binary_target(
-        column: pd.Series, positive_label: str | int | None, what: str
-    ) -> np.ndarray:
-        if column.isna().any():
-            raise DataFileError(f"{what} has missing values")
-        values = set(column.unique().tolist())
-        if positive_label is not None:
-            matches = {v for v in values if v == positive_label or str(v) == str(positive_label)}
-            if not matches:
-                raise DataFileError(
-                    f"{what}: positive_label {positive_label!r} not among {sorted(map(str, values))}"
-                )
-            if len(values) != 2:
-                raise DataFileError(
-                    f"{what} must be binary, found {len(values)} values {sorted(map(str, values))[:10]}"
-                )
-            return column.isin(matches).to_numpy(np.int64)
-        if not values <= {0, 1}:
-            raise DataFileError(
-                f"{what} must be binary 0/1 (found {sorted(map(str, values))[:10]}); "
-                "pass positive_label to name the positive value of a two-valued target"
-            )
-        return column.astype(np.int64).to_numpy()
+        self.y, self.s, self._frame = table.y, table.s, table.frame
 
     def load_table(self) -> TabularTable:
         """Return the table read and validated in ``__init__``."""

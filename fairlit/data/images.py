@@ -32,17 +32,21 @@ Two DataModules share everything but the source of the digits:
 
 from __future__ import annotations
 
-import gzip
-import math
-import zlib
 from pathlib import Path
 
 import numpy as np
-import pytorch_lightning as pl
 import torch
 
-from fairlit.data.base import TabularDataModule
+from fairlit.data.base import FairDataModule
+from fairlit.data.colouring import (
+    BACKGROUND_COLOURS,
+    NUM_COLOURS,
+    _check_rho,
+    assign_colours,
+    colour_backgrounds,
+)
 from fairlit.data.loading import TabularDataset, stratified_split
+from fairlit.data.mnist import MNIST_FILES, find_mnist_files, load_mnist, read_idx
 from fairlit.data.resources import DataFileError
 
 __all__ = [
@@ -58,282 +62,20 @@ __all__ = [
     "read_idx",
 ]
 
-#: The ten background colours, RGB in [0, 1], indexed by ``s`` (Bahng et al., 2020):
-#: red, green, blue, yellow, magenta, cyan, orange, pink, violet, grey. Training digit ``k``
-#: is mostly drawn on colour ``k``.
-BACKGROUND_COLOURS: tuple[tuple[float, float, float], ...] = tuple(
-    (r / 255.0, g / 255.0, b / 255.0)
-    for r, g, b in (
-        (255, 0, 0),
-        (0, 255, 0),
-        (0, 0, 255),
-        (225, 225, 0),
-        (225, 0, 225),
-        (0, 255, 255),
-        (255, 128, 0),
-        (255, 0, 128),
-        (128, 0, 255),
-        (128, 128, 128),
-    )
-)
-
-NUM_COLOURS = len(BACKGROUND_COLOURS)
-
-#: The four MNIST files (each may also be gzip-compressed, with a ``.gz`` suffix), by split.
-MNIST_FILES: dict[str, tuple[str, str]] = {
-    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
-    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
-}
-
-# IDX type codes (third byte of the magic number) -> big-endian numpy dtype.
-_IDX_DTYPES: dict[int, str] = {
-    0x08: ">u1",
-    0x09: ">i1",
-    0x0B: ">i2",
-    0x0C: ">i4",
-    0x0D: ">f4",
-    0x0E: ">f8",
-}
-
-
-# ------------------------------------------------------------------------------------------
-# colouring (pure functions)
-# ------------------------------------------------------------------------------------------
-
-
-def _check_rho(rho: float, name: str = "rho") -> float:
-    if isinstance(rho, bool) or not isinstance(rho, int | float) or not 0.0 <= rho <= 1.0:
-        raise ValueError(f"`{name}` must be a probability in [0, 1], got {rho!r}")
-    return float(rho)
-
-
-def assign_colours(labels: np.ndarray, rho: float | None, rng: np.random.Generator) -> np.ndarray:
-    r"""Draw one background colour index per image.
-
-    With ``rho`` given (training), image :math:`i` gets colour :math:`y_i` with probability
-    :math:`\rho` and otherwise one of the other nine colours, uniformly:
-
-    .. math::
-
-        P(s_i = y_i) = \rho, \qquad P(s_i = k) = \frac{1 - \rho}{9} \quad (k \ne y_i).
-
-    With ``rho=None`` (test) every colour has probability 1/10, independently of the label.
-
-    Args:
-        labels: int ``[N]`` digits in ``[0, 10)``.
-        rho: Probability of the label's own colour, or ``None`` for uniform colours.
-        rng: Source of randomness (seed it for reproducible colours).
-
-    Returns:
-        int64 ``[N]`` colour indices in ``[0, 10)``.
-
-    Example:
-        >>> assign_colours(np.array([3, 1, 4]), 1.0, np.random.default_rng(0)).tolist()
-        [3, 1, 4]
-    """
-    labels = np.asarray(labels, dtype=np.int64)
-    if rho is None:
-        return rng.integers(0, NUM_COLOURS, size=len(labels), dtype=np.int64)
-    rho = _check_rho(rho)
-    keep = rng.random(len(labels)) < rho
-    # An offset in 1..9 picks each other colour with probability 1/9.
-    offset = rng.integers(1, NUM_COLOURS, size=len(labels), dtype=np.int64)
-    return np.where(keep, labels, (labels + offset) % NUM_COLOURS)
-
-
-def colour_backgrounds(intensity: np.ndarray, colours: np.ndarray) -> np.ndarray:
-    r"""Draw each digit in white on its background colour.
-
-    .. math:: x_{i,c,h,w} = b_{s_i,c}\,(1 - I_{i,h,w}) + I_{i,h,w}
-
-    with :math:`b` = :data:`BACKGROUND_COLOURS`.
-
-    Args:
-        intensity: float ``[N, H, W]`` digit intensities in ``[0, 1]`` (1 = stroke).
-        colours: int ``[N]`` colour indices in ``[0, 10)``.
-
-    Returns:
-        float32 ``[N, 3, H, W]`` images in ``[0, 1]``.
-
-    Example:
-        >>> image = colour_backgrounds(np.array([[[0.0, 1.0]]]), np.array([0]))
-        >>> image[0, :, 0].tolist()  # red background pixel, then a white stroke pixel
-        [[1.0, 1.0], [0.0, 1.0], [0.0, 1.0]]
-    """
-    palette = np.asarray(BACKGROUND_COLOURS, dtype=np.float32)
-    intensity = np.asarray(intensity, dtype=np.float32)[:, None]  # [N, 1, H, W]
-    background = palette[np.asarray(colours)][:, :, None, None]  # [N, 3, 1, 1]
-    return background * (1.0 - intensity) + intensity
-
-
-# ------------------------------------------------------------------------------------------
-# MNIST IDX files
-# ------------------------------------------------------------------------------------------
-
-
-def read_idx(path: str | Path) -> np.ndarray:
-    """Read an IDX file (the MNIST format), plain or gzip-compressed (``.gz``).
-
-    The header is a magic number ``0x0000TTDD`` (``TT`` the element type, ``DD`` the number of
-    dimensions), then ``DD`` big-endian uint32 sizes, then the data in row-major order.
-
-    Args:
-        path: The file.
-
-    Returns:
-        The array, with the file's shape and element type (native byte order).
-
-    Raises:
-        DataFileError: the file is missing or unreadable, has a bad magic number, or its size
-            does not match its header (the message names the file).
-
-    Example:
-        >>> import tempfile
-        >>> header = bytes([0, 0, 0x08, 1]) + (3).to_bytes(4, "big")
-        >>> with tempfile.TemporaryDirectory() as folder:
-        ...     path = Path(folder) / "labels-idx1-ubyte"
-        ...     _ = path.write_bytes(header + bytes([7, 2, 1]))
-        ...     read_idx(path).tolist()
-        [7, 2, 1]
-    """
-    path = Path(path)
-    try:
-        if path.suffix == ".gz":
-            with gzip.open(path, "rb") as handle:
-                data = handle.read()
-        else:
-            data = path.read_bytes()
-    except (OSError, EOFError, zlib.error) as err:
-        raise DataFileError(f"IDX file {str(path)!r} cannot be read ({err})") from err
-    if len(data) < 4:
-        raise DataFileError(
-            f"IDX file {str(path)!r} is not an IDX file: {len(data)} bytes, shorter than the "
-            "4-byte magic number"
-        )
-    zero, type_code, ndim = int.from_bytes(data[:2], "big"), data[2], data[3]
-    if zero != 0 or type_code not in _IDX_DTYPES or ndim < 1:
-        raise DataFileError(
-            f"IDX file {str(path)!r} has a bad magic number 0x{data[:4].hex()} (expected "
-            "0x0000TTDD with TT an IDX type code, 0x08 for unsigned bytes, and DD >= 1 "
-            "dimensions; MNIST images are 0x00000803, labels 0x00000801)"
-        )
-    header = 4 + 4 * ndim
-    if len(data) < header:
-        raise DataFileError(
-            f"IDX file {str(path)!r} is truncated: {len(data)} bytes, shorter than its "
-            f"{header}-byte header"
-        )
-    shape = tuple(int.from_bytes(data[4 + 4 * k : 8 + 4 * k], "big") for k in range(ndim))
-    dtype = np.dtype(_IDX_DTYPES[type_code])
-    expected = header + math.prod(shape) * dtype.itemsize  # Python ints: no overflow
-    if len(data) != expected:
-        raise DataFileError(
-            f"IDX file {str(path)!r} has the wrong size: its header announces shape {shape} "
-            f"({expected} bytes in all) but the file holds {len(data)} bytes; it is truncated "
-            "or corrupted"
-        )
-    array = np.frombuffer(data, dtype=dtype, offset=header).reshape(shape)
-    return array.astype(dtype.newbyteorder("="))
-
-
-def find_mnist_files(root: str | Path) -> dict[str, Path]:
-    """Locate the four MNIST files in ``root`` (or torchvision's ``root/MNIST/raw``).
-
-    Each file may be plain or gzip-compressed (``name.gz``); the plain one wins when both exist.
-
-    Args:
-        root: The folder holding the files, or the ``root`` given to torchvision's ``MNIST``.
-
-    Returns:
-        File name (without ``.gz``) -> path, for the four names of :data:`MNIST_FILES`.
-
-    Raises:
-        DataFileError: some file is missing; the message names all four files and the folder.
-
-    Example:
-        >>> find_mnist_files("/nonexistent")  # doctest: +ELLIPSIS
-        Traceback (most recent call last):
-        ...
-        fairlit.data.resources.DataFileError: MNIST files not found in '/nonexistent'...
-    """
-    root = Path(root).expanduser()
-    names = [name for pair in MNIST_FILES.values() for name in pair]
-    for folder in (root, root / "MNIST" / "raw"):
-        found = {}
-        for name in names:
-            for candidate in (folder / name, folder / f"{name}.gz"):
-                if candidate.is_file():
-                    found[name] = candidate
-                    break
-        if len(found) == len(names):
-            return found
-    missing = [
-        name
-        for name in names
-        if not (root / name).is_file() and not (root / f"{name}.gz").is_file()
-    ]
-    raise DataFileError(
-        f"MNIST files not found in {str(root)!r} (nor in its MNIST/raw subfolder, where "
-        f"torchvision puts them): expected the four IDX files {', '.join(names)} (each may be "
-        f"gzip-compressed, ending in .gz); missing from {str(root)!r}: {', '.join(missing)}. "
-        "Point `root` to the folder that holds them (e.g. torchvision's MNIST download)."
-    )
-
-
-def load_mnist(root: str | Path, split: str) -> tuple[np.ndarray, np.ndarray]:
-    """Read one MNIST split from its IDX files and check that images and labels agree.
-
-    Args:
-        root: Folder of the files (see :func:`find_mnist_files`).
-        split: ``"train"`` or ``"test"``.
-
-    Returns:
-        ``(images, labels)``: uint8 ``[N, H, W]`` (0 = background, 255 = stroke) and int64
-        ``[N]`` digits in ``[0, 10)``.
-
-    Raises:
-        DataFileError: missing or malformed files, or images and labels that do not match.
-    """
-    if split not in MNIST_FILES:
-        raise ValueError(f"`split` must be one of {sorted(MNIST_FILES)}, got {split!r}")
-    files = find_mnist_files(root)
-    image_name, label_name = MNIST_FILES[split]
-    images, labels = read_idx(files[image_name]), read_idx(files[label_name])
-    if images.ndim != 3 or images.dtype != np.uint8:
-        raise DataFileError(
-            f"IDX file {str(files[image_name])!r} should hold uint8 images [N, H, W], got "
-            f"{images.dtype} of shape {images.shape}"
-        )
-    if labels.ndim != 1 or labels.dtype != np.uint8:
-        raise DataFileError(
-            f"IDX file {str(files[label_name])!r} should hold uint8 labels [N], got "
-            f"{labels.dtype} of shape {labels.shape}"
-        )
-    if len(images) != len(labels):
-        raise DataFileError(
-            f"{str(files[image_name])!r} holds {len(images)} images but "
-            f"{str(files[label_name])!r} holds {len(labels)} labels"
-        )
-    if len(labels) and labels.max() >= NUM_COLOURS:
-        raise DataFileError(
-            f"IDX file {str(files[label_name])!r} holds label {int(labels.max())}; digits are 0-9"
-        )
-    return images, labels.astype(np.int64)
-
 
 # ------------------------------------------------------------------------------------------
 # DataModules
 # ------------------------------------------------------------------------------------------
 
 
-class BiasedImageDataModule(pl.LightningDataModule):
+class BiasedImageDataModule(FairDataModule):
     """Shared base of the coloured-digit DataModules: colouring, splits and loaders.
 
     A subclass sets :attr:`height` and :attr:`width` and implements :meth:`load_splits`,
     returning grey-scale intensities and labels of the train, validation and test splits;
     this base colours them (seeded) and serves them in whole batches with
     :class:`~fairlit.data.loading.BatchLoader`, sharded across processes under data
-    parallelism (the loaders are :class:`~fairlit.data.TabularDataModule`'s).
+    parallelism (the loaders of :class:`~fairlit.data.FairDataModule`).
 
     Args:
         rho: Probability that a training (and validation) image has its label's colour; the
@@ -358,29 +100,9 @@ class BiasedImageDataModule(pl.LightningDataModule):
         seed: int = 0,
         val_fraction: float = 0.1,
     ) -> None:
-        super().__init__()
+        super().__init__(batch_size, eval_batch_size, seed, val_fraction)
         self.rho = _check_rho(rho)
         self.val_rho = None if val_rho is None else _check_rho(val_rho, "val_rho")
-        for name, value in (("batch_size", batch_size), ("eval_batch_size", eval_batch_size)):
-            if value is not None and (
-                isinstance(value, bool) or not isinstance(value, int) or value < 1
-            ):
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-        if (
-            isinstance(val_fraction, bool)
-            or not isinstance(val_fraction, int | float)
-            or not 0.0 <= val_fraction < 1.0
-        ):
-            raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction!r}")
-        self.batch_size = batch_size
-        self.eval_batch_size = eval_batch_size or batch_size
-        self.seed = seed
-        self.val_fraction = float(val_fraction)
-        self.train_dataset: TabularDataset | None = None
-        self.val_dataset: TabularDataset | None = None
-        self.test_dataset: TabularDataset | None = None
 
     # -- description, known right after __init__ --------------------------------------------
 
@@ -436,13 +158,6 @@ class BiasedImageDataModule(pl.LightningDataModule):
         self.train_dataset, self.val_dataset, self.test_dataset = (
             datasets["train"], datasets["val"], datasets["test"],
         )  # fmt: skip
-
-    # The loaders are the tabular ones (whole-batch slicing, sharded by trainer rank).
-    _loader = TabularDataModule._loader
-    train_dataloader = TabularDataModule.train_dataloader
-    val_dataloader = TabularDataModule.val_dataloader
-    test_dataloader = TabularDataModule.test_dataloader
-    predict_dataloader = TabularDataModule.predict_dataloader
 
 
 class BiasedMNISTDataModule(BiasedImageDataModule):

@@ -8,23 +8,29 @@ constant memory). The pure functions live in :mod:`fairlit.metrics.functional`.
 """
 
 from fairlit.metrics import functional
-from fairlit.metrics.fairness import (
-    AreaUnderDiscriminationCurve,
+from fairlit.metrics.discrimination_curve import AreaUnderDiscriminationCurve
+from fairlit.metrics.group_auroc import GroupAUROC
+from fairlit.metrics.group_rates import (
     DemographicParityDifference,
     DemographicParityRatio,
     EqualizedOddsDifference,
-    GroupAUROC,
 )
 from fairlit.metrics.multiclass import MulticlassDemographicParityDifference
-from fairlit.metrics.mutual_information import MutualInformation
+from fairlit.metrics.mutual_information import (
+    FactorizedMutualInformation,
+    MutualInformation,
+    PlugInMutualInformation,
+)
 
 __all__ = [
     "AreaUnderDiscriminationCurve",
     "DemographicParityDifference",
     "DemographicParityRatio",
     "EqualizedOddsDifference",
+    "FactorizedMutualInformation",
     "GroupAUROC",
     "MulticlassDemographicParityDifference",
     "MutualInformation",
+    "PlugInMutualInformation",
     "functional",
 ]

@@ -29,12 +29,15 @@ from torch import Tensor
 from torchmetrics import Metric
 
 from fairlit.metrics.functional import (
+    rate_gap,
+)
+from fairlit.metrics.functional._checks import (
     STATISTICS_DTYPE,
     _check_groups,
     _check_num_groups,
     _group_one_hot,
-    rate_gap,
 )
+from fairlit.validation import infer_num_groups
 
 __all__ = [
     "MulticlassDemographicParityDifference",
@@ -154,7 +157,7 @@ def multiclass_prediction_statistics(
                 f"`preds`), got {tuple(groups.shape)}."
             )
     elif num_groups is None:
-        num_groups = int(groups.max()) + 1 if groups.numel() > 0 else 1
+        num_groups = infer_num_groups(groups)
     member = _group_one_hot(groups, num_groups)  # [N, G]
     predicted = F.one_hot(classes, num_classes).to(STATISTICS_DTYPE)  # [N, C]
     # Matrix products (not scatter-add) keep the counts deterministic on every device.

@@ -23,15 +23,21 @@ from fairlit.information import (
     group_statistics,
     pack_codes,
 )
-from fairlit.metrics.functional import (
+from fairlit.metrics.functional._checks import (
     STATISTICS_DTYPE,
     _check_binary,
     _check_groups,
     _check_num_groups,
     _check_probabilities,
 )
+from fairlit.validation import check_log_base
 
-__all__ = ["MutualInformation", "MutualInformationEstimator"]
+__all__ = [
+    "FactorizedMutualInformation",
+    "MutualInformation",
+    "MutualInformationEstimator",
+    "PlugInMutualInformation",
+]
 
 MutualInformationEstimator = Literal["plugin", "factorized"]
 
@@ -56,120 +62,36 @@ def _merge_counts(keys: Tensor, counts: Tensor) -> tuple[Tensor, Tensor]:
     return unique, totals
 
 
-class MutualInformation(Metric):
-    r"""Mutual information :math:`I(T; S)` of a binary representation with the group, in bits.
-
-    Two estimators (``base=2`` gives bits, ``base=math.e`` nats):
-
-    * ``"plugin"``: input the **sampled** binary codes ``[N, m]``. With :math:`n_{t g}` the number
-      of rows with code :math:`t` in group :math:`g`,
-
-      .. math::
-          I(T; S) = \sum_{t, g} \frac{n_{tg}}{n} \log \frac{n\, n_{tg}}{n_{t\cdot}\, n_{\cdot g}}
-
-      (:func:`fairlit.information.contingency_mutual_information`, equal to scikit-learn's
-      ``mutual_info_score`` of the packed codes divided by :math:`\ln 2`).
-    * ``"factorized"``: input the **firing probabilities** ``[N, m]``;
-
-      .. math::
-          I_{fact} = \sum_j \Big[ h(\theta_j) - \sum_g \frac{n_g}{n}\, h(\theta_j^g) \Big]
-
-      (:func:`fairlit.information.factorized_mutual_information_from_statistics`), from the
-      sum-reduced states ``count`` ``[G]`` and ``prob_sum`` ``[G, m]``.
-
-    Memory of the plug-in estimator: for ``num_bits <= dense_max_bits`` (12) the state is a dense
-    count table ``[2**m, G]`` (``8 * 2**m * G`` bytes: 64 KiB for 12 bits and 2 groups),
-    sum-reduced. Wider codes would need ``2**m`` rows (8 GiB per group at 30 bits), so instead the
-    metric keeps cat-reduced lists of the observed ``(code, group)`` keys and their counts,
-    compacted as it goes; memory is then proportional to the number of **distinct** observed
-    pairs (at most the number of rows, 16 bytes each), and compute builds the table of observed
-    codes only. Both modes are exact under DDP: counts add up, and duplicate keys from different
-    ranks are merged in compute.
-
-    ``num_bits`` fixes the state shapes before the first update, which DDP needs (every rank
-    must hold states of the same shape even if it never sees a batch). It is required for
-    ``"factorized"``; for ``"plugin"``, ``None`` selects the sparse mode, whose states have no
-    width, and takes the width from the first batch.
-
-    An empty metric, or data from a single group, gives ``0.0``.
-
-    Args:
-        num_groups: number of groups :math:`G`.
-        estimator: ``"plugin"`` (sampled codes) or ``"factorized"`` (firing probabilities).
-        num_bits: width :math:`m` of the representation.
-        base: logarithm base; 2 gives bits.
-        dense_max_bits: widest code kept in a dense table (plug-in only).
-        validate_args: check inputs on every update (one host-device sync each).
-        **kwargs: forwarded to :class:`torchmetrics.Metric`.
-
-    Example:
-        >>> metric = MutualInformation(num_groups=2, estimator="plugin", num_bits=2)
-        >>> codes = torch.tensor([[0, 1], [0, 1], [1, 1], [1, 1]])
-        >>> metric.update(codes, torch.tensor([0, 0, 1, 1]))
-        >>> metric.compute()
-        tensor(1.)
-    """
+class _MutualInformation(Metric):
+    """What both MI metrics share: the argument checks and the input checks."""
 
     is_differentiable = False
     higher_is_better = False
     full_state_update = False
     plot_lower_bound = 0.0
+    _input_name = "codes"
 
     def __init__(
         self,
         num_groups: int = 2,
-        estimator: MutualInformationEstimator = "plugin",
         num_bits: int | None = None,
         base: float = 2.0,
-        dense_max_bits: int = DEFAULT_DENSE_MAX_BITS,
         validate_args: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.num_groups = _check_num_groups(num_groups)
-        if estimator not in ("plugin", "factorized"):
-            raise ValueError(f"`estimator` must be 'plugin' or 'factorized', got {estimator!r}.")
         if num_bits is not None and (
             isinstance(num_bits, bool) or not isinstance(num_bits, int) or num_bits < 1
         ):
             raise ValueError(f"`num_bits` must be a positive int or None, got {num_bits!r}.")
-        if not isinstance(base, (int, float)) or base <= 0 or base == 1:
-            raise ValueError(f"`base` must be positive and different from 1, got {base!r}.")
-        self.estimator = estimator
         self.num_bits = num_bits
-        self.base = float(base)
+        self.base = check_log_base(base)
         self.validate_args = validate_args
         self._seen_bits: int | None = num_bits  # code width, from the first batch if None
-        # A (code, group) pair is packed into one int64 key: code * G + g < 2**63.
-        self._max_plugin_bits = min(62, 63 - (num_groups - 1).bit_length())
-        if estimator == "factorized":
-            if num_bits is None:
-                raise ValueError(
-                    "`num_bits` is required for estimator='factorized': the state `prob_sum` has"
-                    " shape [num_groups, num_bits], which must be known before the first update"
-                    " so that every DDP rank holds the same shape."
-                )
-            self.dense = False
-            self.add_state("count", torch.zeros(num_groups, dtype=STATISTICS_DTYPE), "sum")
-            self.add_state(
-                "prob_sum", torch.zeros(num_groups, num_bits, dtype=STATISTICS_DTYPE), "sum"
-            )
-            return
-        if num_bits is not None and num_bits > self._max_plugin_bits:
-            raise ValueError(
-                f"`num_bits` must be <= {self._max_plugin_bits} for the plug-in estimator with"
-                f" {num_groups} groups (codes are packed into int64), got {num_bits}."
-            )
-        self.dense = num_bits is not None and num_bits <= dense_max_bits
-        if self.dense:
-            table = torch.zeros(2**num_bits, num_groups, dtype=STATISTICS_DTYPE)  # type: ignore[operator]
-            self.add_state("table", table, dist_reduce_fx="sum")
-        else:
-            self.add_state("keys", [], dist_reduce_fx="cat")
-            self.add_state("key_counts", [], dist_reduce_fx="cat")
 
     def _check_inputs(self, x: Tensor, groups: Tensor) -> None:
-        name = "codes" if self.estimator == "plugin" else "probs"
+        name = self._input_name
         if not isinstance(x, Tensor):
             raise ValueError(f"`{name}` must be a torch.Tensor, got {type(x).__name__}.")
         if x.ndim != 2:
@@ -185,35 +107,163 @@ class MutualInformation(Metric):
                 f"`groups` must have shape ({x.shape[0]},) to match `{name}`, got {shape}."
             )
         _check_groups(groups, self.num_groups, "groups")
-        if self.estimator == "plugin":
-            _check_binary(x, "codes")
-            if x.shape[1] > self._max_plugin_bits:
+
+    @staticmethod
+    def _result(value: Tensor) -> Tensor:
+        # Rounding can leave a tiny negative value where the MI is 0.
+        return value.clamp_min(0.0).to(torch.get_default_dtype())
+
+
+class FactorizedMutualInformation(_MutualInformation):
+    r"""Factorized mutual information of the firing probabilities with the group, in bits.
+
+    Input the **firing probabilities** ``[N, m]``;
+
+    .. math::
+
+        I_{fact} = \sum_j \Big[ h(\theta_j) - \sum_g \frac{n_g}{n}\, h(\theta_j^g) \Big]
+
+    (:func:`fairlit.information.factorized_mutual_information_from_statistics`; Cerrato et al.,
+    2023), from the sum-reduced states ``count`` ``[G]`` and ``prob_sum`` ``[G, m]``, so the
+    value is exact under DDP. An empty metric, or data from a single group, gives ``0.0``.
+
+    Args:
+        num_groups: number of groups :math:`G`.
+        num_bits: width :math:`m` of the representation (fixes the state shape, which DDP needs
+            before the first update).
+        base: logarithm base; 2 gives bits.
+        validate_args: check inputs on every update (one host-device sync each).
+        **kwargs: forwarded to :class:`torchmetrics.Metric`.
+
+    Raises:
+        ValueError: for invalid arguments, and (``validate_args``) for inputs of the wrong
+            shape, probabilities outside ``[0, 1]`` or groups out of range.
+
+    Example:
+        >>> metric = FactorizedMutualInformation(num_groups=2, num_bits=1)
+        >>> metric.update(torch.tensor([[1.0], [1.0], [0.0], [0.0]]), torch.tensor([0, 0, 1, 1]))
+        >>> metric.compute()
+        tensor(1.)
+    """
+
+    _input_name = "probs"
+
+    def __init__(
+        self,
+        num_groups: int = 2,
+        num_bits: int | None = None,
+        base: float = 2.0,
+        validate_args: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(num_groups, num_bits, base, validate_args, **kwargs)
+        if num_bits is None:
+            raise ValueError(
+                "`num_bits` is required for estimator='factorized': the state `prob_sum` has"
+                " shape [num_groups, num_bits], which must be known before the first update"
+                " so that every DDP rank holds the same shape."
+            )
+        self.add_state("count", torch.zeros(num_groups, dtype=STATISTICS_DTYPE), "sum")
+        self.add_state("prob_sum", torch.zeros(num_groups, num_bits, dtype=STATISTICS_DTYPE), "sum")
+
+    def update(self, probs: Tensor, groups: Tensor) -> None:
+        """Add a batch: firing probabilities ``[N, num_bits]`` in ``[0, 1]``, groups ``[N]``."""
+        if self.validate_args:
+            self._check_inputs(probs, groups)
+            _check_probabilities(probs, "probs")
+        stats = group_statistics(probs.to(STATISTICS_DTYPE), groups.long(), self.num_groups)
+        self.count += stats.count
+        self.prob_sum += stats.prob_sum
+
+    def compute(self) -> Tensor:
+        """Return the factorized MI of all data seen since the last reset, ``float32``."""
+        return self._result(
+            factorized_mutual_information_from_statistics(self.count, self.prob_sum, self.base)
+        )
+
+
+class PlugInMutualInformation(_MutualInformation):
+    r"""Plug-in mutual information :math:`I(T; S)` of sampled binary codes with the group, in bits.
+
+    Input the **sampled** binary codes ``[N, m]``. With :math:`n_{t g}` the number of rows with
+    code :math:`t` in group :math:`g`,
+
+    .. math::
+
+        I(T; S) = \sum_{t, g} \frac{n_{tg}}{n} \log \frac{n\, n_{tg}}{n_{t\cdot}\, n_{\cdot g}}
+
+    (:func:`fairlit.information.contingency_mutual_information`, equal to scikit-learn's
+    ``mutual_info_score`` of the packed codes divided by :math:`\ln 2`).
+
+    Memory: for ``num_bits <= dense_max_bits`` (12) the state is a dense count table
+    ``[2**m, G]`` (``8 * 2**m * G`` bytes: 64 KiB for 12 bits and 2 groups), sum-reduced. Wider
+    codes would need ``2**m`` rows (8 GiB per group at 30 bits), so instead the metric keeps
+    cat-reduced lists of the observed ``(code, group)`` keys and their counts, compacted as it
+    goes; memory is then proportional to the number of **distinct** observed pairs (at most the
+    number of rows, 16 bytes each), and compute builds the table of observed codes only. Both
+    modes are exact under DDP: counts add up, and duplicate keys from different ranks are merged
+    in compute. ``num_bits=None`` selects the sparse mode and takes the width from the first
+    batch. An empty metric, or data from a single group, gives ``0.0``.
+
+    Args:
+        num_groups: number of groups :math:`G`.
+        num_bits: width :math:`m` of the representation.
+        base: logarithm base; 2 gives bits.
+        dense_max_bits: widest code kept in a dense table.
+        validate_args: check inputs on every update (one host-device sync each).
+        **kwargs: forwarded to :class:`torchmetrics.Metric`.
+
+    Raises:
+        ValueError: for invalid arguments (``num_bits`` too wide to pack a code and its group
+            into int64), and (``validate_args``) for inputs of the wrong shape, codes that are
+            not 0/1 or groups out of range.
+
+    Example:
+        >>> metric = PlugInMutualInformation(num_groups=2, num_bits=2)
+        >>> codes = torch.tensor([[0, 1], [0, 1], [1, 1], [1, 1]])
+        >>> metric.update(codes, torch.tensor([0, 0, 1, 1]))
+        >>> metric.compute()
+        tensor(1.)
+    """
+
+    def __init__(
+        self,
+        num_groups: int = 2,
+        num_bits: int | None = None,
+        base: float = 2.0,
+        dense_max_bits: int = DEFAULT_DENSE_MAX_BITS,
+        validate_args: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(num_groups, num_bits, base, validate_args, **kwargs)
+        # A (code, group) pair is packed into one int64 key: code * G + g < 2**63.
+        self._max_plugin_bits = min(62, 63 - (self.num_groups - 1).bit_length())
+        if num_bits is not None and num_bits > self._max_plugin_bits:
+            raise ValueError(
+                f"`num_bits` must be <= {self._max_plugin_bits} for the plug-in estimator with"
+                f" {num_groups} groups (codes are packed into int64), got {num_bits}."
+            )
+        self.dense = num_bits is not None and num_bits <= dense_max_bits
+        if self.dense:
+            table = torch.zeros(2**num_bits, num_groups, dtype=STATISTICS_DTYPE)  # type: ignore[operator]
+            self.add_state("table", table, dist_reduce_fx="sum")
+        else:
+            self.add_state("keys", [], dist_reduce_fx="cat")
+            self.add_state("key_counts", [], dist_reduce_fx="cat")
+
+    def update(self, codes: Tensor, groups: Tensor) -> None:
+        """Add a batch: sampled 0/1 codes ``[N, num_bits]``, groups ``[N]``."""
+        if self.validate_args:
+            self._check_inputs(codes, groups)
+            _check_binary(codes, "codes")
+            if codes.shape[1] > self._max_plugin_bits:
                 raise ValueError(
                     f"`codes` may have at most {self._max_plugin_bits} columns for the plug-in"
-                    f" estimator with {self.num_groups} groups, got {x.shape[1]}."
+                    f" estimator with {self.num_groups} groups, got {codes.shape[1]}."
                 )
-        else:
-            _check_probabilities(x, "probs")
-
-    def update(self, code_or_probs: Tensor, groups: Tensor) -> None:
-        """Add a batch.
-
-        Args:
-            code_or_probs: ``[N, num_bits]``: sampled 0/1 codes (``"plugin"``) or firing
-                probabilities in ``[0, 1]`` (``"factorized"``).
-            groups: ``[N]`` int group indices in ``[0, num_groups)``.
-        """
-        if self.validate_args:
-            self._check_inputs(code_or_probs, groups)
-        groups = groups.long()
-        if self.estimator == "factorized":
-            stats = group_statistics(code_or_probs.to(STATISTICS_DTYPE), groups, self.num_groups)
-            self.count += stats.count
-            self.prob_sum += stats.prob_sum
-            return
         if self._seen_bits is None:
-            self._seen_bits = code_or_probs.shape[1]
-        keys = pack_codes(code_or_probs) * self.num_groups + groups
+            self._seen_bits = codes.shape[1]
+        keys = pack_codes(codes) * self.num_groups + groups.long()
         if self.dense:
             counts = torch.bincount(keys, minlength=self.table.numel())
             self.table += counts.view_as(self.table).to(STATISTICS_DTYPE)
@@ -233,7 +283,7 @@ class MutualInformation(Metric):
 
     def _compact(self) -> None:
         """Merge the chunks of (code, group) counts once there are many of them."""
-        if self.estimator != "plugin" or self.dense:
+        if self.dense:
             return
         if isinstance(self.keys, list) and len(self.keys) >= _COMPACT_EVERY:
             unique, counts = _merge_counts(dim_zero_cat(self.keys), dim_zero_cat(self.key_counts))
@@ -247,7 +297,7 @@ class MutualInformation(Metric):
         # with no data, and gloo then aborts on the dtype mismatch with the other ranks' int64
         # keys. Supplying a typed empty chunk ourselves keeps the all_gather consistent; the
         # pre-sync state is cached by `sync()` and restored afterwards as usual.
-        if self.estimator == "plugin" and not self.dense:
+        if not self.dense:
             for name in ("keys", "key_counts"):
                 state = getattr(self, name)
                 if isinstance(state, list) and len(state) == 0:
@@ -274,13 +324,36 @@ class MutualInformation(Metric):
         return table
 
     def compute(self) -> Tensor:
-        """Return the MI of all data seen since the last reset, ``float32`` (bits by default)."""
-        if self.estimator == "factorized":
-            value = factorized_mutual_information_from_statistics(
-                self.count, self.prob_sum, self.base
-            )
-        else:
-            table = self.table if self.dense else self._observed_table()
-            value = contingency_mutual_information(table, self.base)
-        # Rounding can leave a tiny negative value where the MI is 0.
-        return value.clamp_min(0.0).to(torch.get_default_dtype())
+        """Return the plug-in MI of all data seen since the last reset, ``float32``."""
+        table = self.table if self.dense else self._observed_table()
+        return self._result(contingency_mutual_information(table, self.base))
+
+
+def MutualInformation(
+    num_groups: int = 2,
+    estimator: MutualInformationEstimator = "plugin",
+    num_bits: int | None = None,
+    base: float = 2.0,
+    **kwargs: Any,
+) -> PlugInMutualInformation | FactorizedMutualInformation:
+    """:class:`PlugInMutualInformation` (``"plugin"``) or :class:`FactorizedMutualInformation`.
+
+    Args:
+        num_groups: number of groups.
+        estimator: ``"plugin"`` (sampled codes) or ``"factorized"`` (firing probabilities).
+        num_bits: width of the representation.
+        base: logarithm base; 2 gives bits.
+        **kwargs: the chosen class's other arguments.
+
+    Raises:
+        ValueError: for an unknown estimator, or the class's own errors.
+
+    Example:
+        >>> type(MutualInformation(2, "factorized", num_bits=3)).__name__
+        'FactorizedMutualInformation'
+    """
+    if estimator == "plugin":
+        return PlugInMutualInformation(num_groups, num_bits, base, **kwargs)
+    if estimator == "factorized":
+        return FactorizedMutualInformation(num_groups, num_bits, base, **kwargs)
+    raise ValueError(f"`estimator` must be 'plugin' or 'factorized', got {estimator!r}.")

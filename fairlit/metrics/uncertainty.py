@@ -23,6 +23,8 @@ import math
 import torch
 from torch import Tensor
 
+from fairlit.validation import infer_num_groups
+
 __all__ = ["demographic_parity_standard_error"]
 
 
@@ -55,9 +57,7 @@ def demographic_parity_standard_error(
         raise ValueError(
             f"`preds` and `groups` differ in length: {preds.shape[0]} and {groups.shape[0]}."
         )
-    size = int(
-        num_groups if num_groups is not None else (int(groups.max()) + 1 if len(groups) else 0)
-    )
+    size = int(num_groups if num_groups is not None else infer_num_groups(groups, empty=0))
     hard = (preds.double() >= threshold).double()
     count = torch.zeros(size, dtype=torch.float64).index_add_(
         0, groups.long(), torch.ones_like(hard)

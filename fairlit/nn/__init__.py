@@ -10,6 +10,7 @@ Example:
     torch.Size([4])
 """
 
+from fairlit.nn.base import Encoder, StochasticEncoder
 from fairlit.nn.conv import ConvBinaryEncoder, ConvFullPrecisionEncoder
 from fairlit.nn.encoders import (
     FullPrecisionEncoder,
@@ -17,7 +18,7 @@ from fairlit.nn.encoders import (
     QuantizedBinaryEncoder,
     build_mlp,
 )
-from fairlit.nn.heads import TaskHead
+from fairlit.nn.heads import Head, TaskHead
 from fairlit.nn.layers import (
     EncoderOutput,
     Inference,
@@ -31,13 +32,16 @@ from fairlit.nn.layers import (
 __all__ = [
     "ConvBinaryEncoder",
     "ConvFullPrecisionEncoder",
+    "Encoder",
     "EncoderOutput",
     "FullPrecisionEncoder",
+    "Head",
     "HybridBinaryEncoder",
     "Inference",
     "QuantizedBinaryEncoder",
     "QuantizedTanh",
     "StochasticBinaryLayer",
+    "StochasticEncoder",
     "StraightThrough",
     "TaskHead",
     "TernaryLinear",

@@ -22,10 +22,10 @@ from collections.abc import Sequence
 
 from torch import Tensor, nn
 
+from fairlit.nn.base import Encoder, StochasticEncoder
 from fairlit.nn.layers import (
     EncoderOutput,
     Inference,
-    StochasticBinaryLayer,
     StraightThrough,
     _check_hidden_features,
     _check_positive_int,
@@ -96,7 +96,7 @@ def build_conv_extractor(
     return nn.Sequential(*layers)
 
 
-class _ConvEncoder(nn.Module):
+class _ConvEncoder(Encoder):
     """Shared init and reshaping of the convolutional encoders."""
 
     def __init__(
@@ -127,7 +127,7 @@ class _ConvEncoder(nn.Module):
         return x.reshape(-1, *self.image_shape)
 
 
-class ConvBinaryEncoder(_ConvEncoder):
+class ConvBinaryEncoder(_ConvEncoder, StochasticEncoder):
     r"""SQNN for images: a small CNN, then a :class:`~fairlit.nn.StochasticBinaryLayer`.
 
     .. math::
@@ -178,26 +178,13 @@ class ConvBinaryEncoder(_ConvEncoder):
         hidden_features: int = 64,
     ) -> None:
         super().__init__(in_features, image_shape, channels, hidden_features, out_features)
-        self.binary = StochasticBinaryLayer(
-            self.hidden_features,
-            out_features,
-            temperature=temperature,
-            straight_through=straight_through,
-            inference=inference,
+        self.build_binary_layer(
+            self.hidden_features, out_features, temperature, straight_through, inference
         )
 
-    @property
-    def inference(self) -> Inference:
-        """Evaluation-mode output of the stochastic layer (settable at run time)."""
-        return self.binary.inference
-
-    @inference.setter
-    def inference(self, value: Inference) -> None:
-        self.binary.inference = value
-
-    def forward(self, x: Tensor) -> EncoderOutput:
-        """Encode images into sampled bits and firing probabilities."""
-        return self.binary(self.features(self._images(x)))
+    def body(self, x: Tensor) -> Tensor:
+        """The conv extractor's output ``[B, hidden_features]``."""
+        return self.features(self._images(x))
 
 
 class ConvFullPrecisionEncoder(_ConvEncoder):

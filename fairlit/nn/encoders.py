@@ -11,11 +11,11 @@ from collections.abc import Callable, Sequence
 
 from torch import Tensor, nn
 
+from fairlit.nn.base import Encoder, StochasticEncoder
 from fairlit.nn.layers import (
     EncoderOutput,
     Inference,
     QuantizedTanh,
-    StochasticBinaryLayer,
     StraightThrough,
     TernaryLinear,
     _check_hidden_features,
@@ -66,7 +66,7 @@ def build_mlp(
     return nn.Sequential(*layers), width
 
 
-class HybridBinaryEncoder(nn.Module):
+class HybridBinaryEncoder(StochasticEncoder):
     r"""Full-precision hidden layers, then a :class:`~fairlit.nn.StochasticBinaryLayer`.
 
     The authors' main ("hybrid") architecture:
@@ -120,30 +120,15 @@ class HybridBinaryEncoder(nn.Module):
         hidden = _check_hidden_features(hidden_features, "hidden_features")
         activation = nn.Tanh() if activation is None else activation
         self.hidden, width = build_mlp(in_features, hidden, activation, _check_dropout(dropout))
-        self.binary = StochasticBinaryLayer(
-            width,
-            out_features,
-            temperature=temperature,
-            straight_through=straight_through,
-            inference=inference,
-        )
+        self.build_binary_layer(width, out_features, temperature, straight_through, inference)
 
-    @property
-    def inference(self) -> Inference:
-        """Evaluation-mode output of the stochastic layer (settable at run time)."""
-        return self.binary.inference
-
-    @inference.setter
-    def inference(self, value: Inference) -> None:
-        self.binary.inference = value
-
-    def forward(self, x: Tensor) -> EncoderOutput:
-        """Encode ``x`` into sampled bits and firing probabilities."""
+    def body(self, x: Tensor) -> Tensor:
+        """The hidden layers' output ``[B, width]``."""
         _check_input(x, self.in_features, type(self).__name__)
-        return self.binary(self.hidden(x))
+        return self.hidden(x)
 
 
-class QuantizedBinaryEncoder(nn.Module):
+class QuantizedBinaryEncoder(StochasticEncoder):
     r"""Fully quantized encoder: ternary-weight hidden layers with quantized tanh.
 
     Each hidden layer is a :class:`~fairlit.nn.TernaryLinear` (weights in
@@ -205,30 +190,15 @@ class QuantizedBinaryEncoder(nn.Module):
             _check_dropout(dropout),
             linear=ternary,
         )
-        self.binary = StochasticBinaryLayer(
-            width,
-            out_features,
-            temperature=temperature,
-            straight_through=straight_through,
-            inference=inference,
-        )
+        self.build_binary_layer(width, out_features, temperature, straight_through, inference)
 
-    @property
-    def inference(self) -> Inference:
-        """Evaluation-mode output of the stochastic layer (settable at run time)."""
-        return self.binary.inference
-
-    @inference.setter
-    def inference(self, value: Inference) -> None:
-        self.binary.inference = value
-
-    def forward(self, x: Tensor) -> EncoderOutput:
-        """Encode ``x`` into sampled bits and firing probabilities."""
+    def body(self, x: Tensor) -> Tensor:
+        """The hidden layers' output ``[B, width]``."""
         _check_input(x, self.in_features, type(self).__name__)
-        return self.binary(self.hidden(x))
+        return self.hidden(x)
 
 
-class FullPrecisionEncoder(nn.Module):
+class FullPrecisionEncoder(Encoder):
     r"""Full-precision baseline: an MLP whose last layer is the representation.
 
     .. math::

@@ -9,10 +9,23 @@ from torch import Tensor, nn
 from fairlit.nn.encoders import build_mlp
 from fairlit.nn.layers import _check_hidden_features, _check_input, _check_positive_int
 
-__all__ = ["TaskHead"]
+__all__ = ["Head", "TaskHead"]
 
 
-class TaskHead(nn.Module):
+class Head(nn.Module):
+    """Base of every task head: ``code`` ``[B, in_features]`` -> logits.
+
+    The model builds its head as ``head(in_features, num_classes)`` and reads logits ``[B]``
+    for two classes (``P(y = 1) = sigmoid(logit)``) or ``[B, num_classes]`` otherwise. A
+    subclass implements ``forward``; ``fit --model.help`` lists the subclasses.
+    """
+
+    def forward(self, code: Tensor) -> Tensor:
+        """Logits of ``code``."""
+        raise NotImplementedError(f"{type(self).__name__} must implement forward()")
+
+
+class TaskHead(Head):
     r"""Full-precision MLP predicting the task label from the code.
 
     For ``num_classes == 2`` it returns one logit per row, :math:`P(y = 1) =

@@ -400,14 +400,9 @@ def _quiet_optuna() -> None:
 
 def _run(args: argparse.Namespace, overrides: list[str]) -> int:
     _quiet_optuna()
-    from fairlit.sweep.study import (
-        WorkerPool,
-        count_trials,
-        open_storage,
-        prepare_study,
-        run_plans,
-    )
+    from fairlit.sweep.study import count_trials, open_storage, prepare_study
     from fairlit.sweep.trials import SweepUsageError
+    from fairlit.sweep.worker import WorkerPool, run_plans
 
     out = Path(args.out)
     if args.report:

@@ -14,16 +14,15 @@ Errors in the configuration raise :class:`SweepUsageError` with a single line.
 from __future__ import annotations
 
 import difflib
-import importlib
-import inspect
 import json
 import logging
-import re
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from fairlit.errors import one_line as _one_line
 
 __all__ = [
     "SEED_KEYS",
@@ -92,60 +91,6 @@ def format_value(value: Any) -> str:
     if isinstance(value, int | float):
         return repr(value)
     return json.dumps(value)
-
-
-def _one_line(message: str) -> str:
-    """The most specific line of a jsonargparse error, with a close match where one exists."""
-    lines = [line.strip(" -") for line in str(message).splitlines() if line.strip()]
-    noise = (
-        "Does not validate",
-        "Subtypes:",
-        "Errors:",
-        "Given value",
-        "Expected a <class 'NoneType'>",
-    )
-    useful = [line for line in lines if not line.startswith(noise)]
-    head = re.match(r'Parser key "([^"]+)"', lines[0]) if lines else None
-    option = next(
-        (
-            re.search(r"Option '([^']+)' is not accepted", line)
-            for line in useful
-            if "is not accepted" in line
-        ),
-        None,
-    )
-    if option:
-        owner = next(
-            (re.search(r"class_path '([^']+)'", line) for line in useful if "class_path '" in line),
-            None,
-        )
-        hint = _closest_parameter(option.group(1), owner.group(1) if owner else None)
-        where = f"{head.group(1)}: " if head else ""
-        return f"{where}unknown option '{option.group(1)}'{hint}"
-    given = next((line for line in lines if line.startswith("Given value:")), None)
-    useful = [line for line in useful if not line.startswith("Parser key")] or useful
-    detail = useful[-1] if useful else str(message).strip()
-    detail = detail.split(". Got value: Namespace(")[0]
-    if given and "NestedArg" not in given:
-        detail += f" ({given[0].lower()}{given[1:]})"
-    if head and not detail.startswith("Parser key"):
-        return f"{head.group(1)}: {detail}"
-    return detail
-
-
-def _closest_parameter(name: str, class_path: str | None) -> str:
-    if not class_path:
-        return ""
-    module, _, attribute = class_path.rpartition(".")
-    try:
-        target = getattr(importlib.import_module(module), attribute)
-        choices = [
-            p for p in inspect.signature(target).parameters if p not in ("self", "args", "kwargs")
-        ]
-    except Exception:  # the hint is a courtesy; the error itself stands without it
-        return ""
-    close = difflib.get_close_matches(name, choices, n=1)
-    return f" of {attribute}; did you mean '{close[0]}'?" if close else f" of {attribute}"
 
 
 @contextmanager

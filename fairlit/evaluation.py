@@ -1,0 +1,203 @@
+"""The evaluator: the metrics a :class:`~fairlit.models.FairRepresentationModel` computes.
+
+The model hands every validation and test batch to its evaluator and logs what the evaluator
+computes at the end of the epoch, so a metric is added in a config, not in ``models.py``::
+
+    model:
+      init_args:
+        evaluator:
+          class_path: fairlit.evaluation.Evaluator
+          init_args:
+            extra_metrics:
+              recall:
+                class_path: torchmetrics.classification.BinaryRecall
+
+Every metric is a :class:`torchmetrics.Metric` updated with ``(y_prob, y, groups=s)``
+(``groups`` only reaches a metric whose ``update`` takes it, so torchmetrics' own classification
+metrics work as they are) and logged as ``{stage}/{name}``.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Any
+
+from torch import Tensor, nn
+from torchmetrics import Metric, MetricCollection
+from torchmetrics.classification import (
+    BinaryAccuracy,
+    BinaryAUROC,
+    MulticlassAccuracy,
+    MulticlassAUROC,
+)
+
+from fairlit.metrics import (
+    DemographicParityDifference,
+    EqualizedOddsDifference,
+    FactorizedMutualInformation,
+    MulticlassDemographicParityDifference,
+    PlugInMutualInformation,
+)
+
+__all__ = ["STAGES", "Evaluator", "default_metrics"]
+
+#: The evaluation stages an evaluator keeps apart.
+STAGES: tuple[str, ...] = ("val", "test")
+
+
+class _BinaryAccuracy(BinaryAccuracy):
+    """torchmetrics' BinaryAccuracy with fairlit's decision rule: positive iff ``p >= 0.5``.
+
+    torchmetrics counts ``p > threshold`` as positive, fairlit's group metrics ``p >= threshold``;
+    with both in one collection a probability of exactly 0.5 would be a negative for accuracy and
+    a positive for ΔDP and ΔEO. The predictions are thresholded here with fairlit's rule first.
+    """
+
+    def update(self, preds: Tensor, target: Tensor) -> None:
+        super().update((preds >= self.threshold).to(preds.dtype), target)
+
+
+def default_metrics(num_classes: int, num_groups: int) -> dict[str, Metric]:
+    r"""Fairlit's default prediction metrics.
+
+    Binary targets: ``accuracy`` (torchmetrics ``BinaryAccuracy`` with fairlit's decision rule,
+    positive iff :math:`P(y=1) \ge 0.5`, the rule of ΔDP and ΔEO too), ``auc``
+    (``BinaryAUROC``), ``dp_difference`` (:class:`~fairlit.metrics.DemographicParityDifference`)
+    and ``eo_difference`` (:class:`~fairlit.metrics.EqualizedOddsDifference`). More classes:
+    micro ``accuracy``, ``auc`` and the multiclass ``dp_difference``.
+
+    Example:
+        >>> sorted(default_metrics(2, 3))
+        ['accuracy', 'auc', 'dp_difference', 'eo_difference']
+    """
+    if num_classes == 2:
+        return {
+            "accuracy": _BinaryAccuracy(),
+            "auc": BinaryAUROC(),
+            "dp_difference": DemographicParityDifference(num_groups=num_groups),
+            "eo_difference": EqualizedOddsDifference(num_groups=num_groups),
+        }
+    return {
+        "accuracy": MulticlassAccuracy(num_classes, average="micro"),
+        "auc": MulticlassAUROC(num_classes),
+        "dp_difference": MulticlassDemographicParityDifference(num_classes, num_groups),
+    }
+
+
+class Evaluator(nn.Module):
+    """Per-stage metric sets of a fair representation model.
+
+    For each stage in :data:`STAGES`: the prediction metrics (:func:`default_metrics` unless
+    ``default=False``, plus ``extra_metrics``, each copied per stage) and, for an encoder with
+    firing probabilities, ``mi_bits`` (plug-in :math:`I(T; S)` of the sampled codes, bits) and
+    ``mi_factorized_bits`` (factorized MI of the firing probabilities, bits), all over the
+    whole epoch (:class:`~fairlit.metrics.PlugInMutualInformation`, :class:`~fairlit.metrics.FactorizedMutualInformation`).
+
+    The model calls it as a factory with ``(num_classes, num_groups, code_bits)``, so a config
+    gives only the other arguments.
+
+    Args:
+        num_classes: Number of target classes.
+        num_groups: Number of sensitive groups.
+        code_bits: Width of the code (the MI metrics' ``num_bits``).
+        extra_metrics: Name to torchmetrics ``Metric``, logged as ``{stage}/{name}``.
+        default: Include :func:`default_metrics`.
+        mutual_information: Include the two MI metrics.
+
+    Raises:
+        ValueError: for an extra metric whose name is taken, or that is not a ``Metric``.
+
+    Example:
+        >>> import torch
+        >>> from torchmetrics.classification import BinaryRecall
+        >>> ev = Evaluator(2, 2, 4, extra_metrics={"recall": BinaryRecall()})
+        >>> ev.update("val", torch.tensor([0.9, 0.2, 0.7]), torch.tensor([1, 0, 0]),
+        ...           torch.tensor([0, 1, 1]))
+        >>> {k: round(float(v), 3) for k, v in ev.compute("val").items() if "recall" in k}
+        {'val/recall': 1.0}
+    """
+
+    def __init__(
+        self,
+        num_classes: int,
+        num_groups: int,
+        code_bits: int,
+        extra_metrics: Mapping[str, Metric] | None = None,
+        default: bool = True,
+        mutual_information: bool = True,
+    ) -> None:
+        super().__init__()
+        base: dict[str, Metric] = default_metrics(num_classes, num_groups) if default else {}
+        for name, metric in (extra_metrics or {}).items():
+            if not isinstance(metric, Metric):
+                raise ValueError(
+                    f"extra_metrics[{name!r}] must be a torchmetrics Metric, "
+                    f"got {type(metric).__name__}"
+                )
+            if name in base or name in ("mi_bits", "mi_factorized_bits"):
+                raise ValueError(f"extra_metrics[{name!r}]: the name is taken by a default metric")
+            base[name] = metric
+        self.metrics = nn.ModuleDict(
+            {
+                stage: MetricCollection(
+                    {k: copy.deepcopy(m) for k, m in base.items()}, prefix=f"{stage}/"
+                )
+                for stage in STAGES
+            }
+        )
+        self.mutual_information = nn.ModuleDict(
+            {
+                stage: nn.ModuleDict(
+                    {
+                        "mi_bits": PlugInMutualInformation(num_groups, num_bits=code_bits),
+                        "mi_factorized_bits": FactorizedMutualInformation(
+                            num_groups, num_bits=code_bits
+                        ),
+                    }
+                )
+                for stage in (STAGES if mutual_information else ())
+            }
+        )
+
+    def update(
+        self,
+        stage: str,
+        y_prob: Tensor,
+        y: Tensor,
+        groups: Tensor,
+        code: Tensor | None = None,
+        probs: Tensor | None = None,
+    ) -> None:
+        """Add one batch.
+
+        Args:
+            stage: ``"val"`` or ``"test"``.
+            y_prob: P(y = 1) ``[B]`` (binary) or class probabilities ``[B, C]``.
+            y: Targets, int64 ``[B]``.
+            groups: Sensitive groups ``s``, int64 ``[B]``.
+            code: The sampled code ``[B, m]`` (0/1), for the plug-in MI.
+            probs: Firing probabilities ``[B, m]``; ``None`` (a deterministic encoder) skips
+                both MI metrics.
+        """
+        self.metrics[stage].update(y_prob, y, groups=groups)
+        if probs is not None and stage in self.mutual_information:
+            mi = self.mutual_information[stage]
+            mi["mi_bits"].update(code, groups)
+            mi["mi_factorized_bits"].update(probs, groups)
+
+    def compute(self, stage: str) -> dict[str, Tensor]:
+        """The stage's values over everything added since the last :meth:`reset`."""
+        values: dict[str, Any] = dict(self.metrics[stage].compute())
+        if stage in self.mutual_information:
+            for key, metric in self.mutual_information[stage].items():
+                if metric.update_called:
+                    values[f"{stage}/{key}"] = metric.compute()
+        return values
+
+    def reset(self, stage: str) -> None:
+        """Forget the stage's batches."""
+        self.metrics[stage].reset()
+        if stage in self.mutual_information:
+            for metric in self.mutual_information[stage].values():
+                metric.reset()
