@@ -4,7 +4,8 @@
 # gamma in {0, 0.1, ..., 1}, the full-precision network at gamma 0, and the
 # peers (PEERS, default: all but the slow expgrad_hgb), all on the same splits.
 # Every method is an Optuna study in results/<dataset>/studies.db: rerunning
-# resumes, and the selection in the report reads validation metrics only. Last,
+# resumes, and the selection in the report reads validation metrics only. On Adult, a
+# search of SQNN's hyperparameters under a validation ΔDP budget of 0.05. Last,
 # the settings chosen on validation are audited downstream (results/<dataset>/audit.csv).
 #   bash benchmarks/paper_sweeps.sh [adult compas german]
 # SEEDS (default 0,1,2,3,4) and WORKERS (default 2, each with cores/WORKERS torch threads)
@@ -29,6 +30,11 @@ for dataset in "${@:-german compas adult}"; do
       --gammas "$GAMMAS" "${common[@]}"
     fairlit sweep --config configs/$d.yaml --config configs/model/full_precision.yaml \
       --name full_precision --gammas 0 "${common[@]}"
+    if [ "$d" = adult ]; then
+      # Optuna's search under the ΔDP <= 0.05 budget on validation (16 trials, every seed each).
+      fairlit sweep --config configs/adult.yaml --name sqnn_search --search 16 \
+        --space benchmarks/adult_search_space.yaml --budget 0.05 "${common[@]}"
+    fi
     fairlit sweep --report --audit --out "$out" --probe_rows 10000 --workers "$WORKERS"
   done
 done

@@ -629,3 +629,14 @@ def test_merge_audit_fills_only_missing_values():
     assert merged["audit/worst_dp_difference"].tolist()[:2] == [0.5, 0.2]
     assert math.isnan(merged["audit/worst_dp_difference"].iloc[2])  # study b was not audited
     assert merge_audit(results, Path("/nonexistent/audit.csv")) is results
+
+
+def test_report_audit_finds_each_seed_of_a_search_trial(tmp_path):
+    # A search trial trains every seed in its own folder (seed_<s>/ under the trial's).
+    out, space = tmp_path / "sw", tmp_path / "space.yaml"
+    space.write_text("model.init_args.gamma: {low: 0.0, high: 0.5}\n")
+    _sweep(out, "--search", "1", "--space", str(space), "--budget", "0.5", "--seeds", "0,1", *TINY)
+    main(["sweep", "--report", "--audit", "--out", str(out), "--probe_rows", "200"])
+    audits = pd.read_csv(out / "audit.csv")
+    assert sorted(audits["seed"]) == [0, 1] and audits["trial"].nunique() == 1
+    assert audits["audit/worst_dp_difference"].notna().all()

@@ -84,9 +84,20 @@ def _chosen_trials(results: pd.DataFrame, budgets: Sequence[float]) -> pd.DataFr
     ]
     if not picked or "run_dir" not in ok:
         return pd.DataFrame(columns=[*_KEYS, "run_dir"])
-    trials = pd.concat(picked).dropna(subset=["run_dir"])
+    trials = pd.concat(picked).dropna(subset=["run_dir"]).copy()
+    # A search trial trains every seed, each in its own folder seed_<s>/ under the trial's.
+    trials["run_dir"] = [
+        str(_run_folder(d, int(seed)))
+        for d, seed in zip(trials["run_dir"], trials["seed"], strict=True)
+    ]
     trials = trials[[Path(d, "model.ckpt").is_file() for d in trials["run_dir"]]]
     return trials.drop_duplicates(subset=_KEYS)[[*_KEYS, "run_dir"]]
+
+
+def _run_folder(run_dir: str, seed: int) -> Path:
+    """The folder of one seed's run: ``run_dir/seed_<s>`` for a search trial, else ``run_dir``."""
+    per_seed = Path(run_dir) / f"seed_{seed}"
+    return per_seed if (per_seed / "model.ckpt").is_file() else Path(run_dir)
 
 
 def _audit_job(run_dir: str, seed: int, train_rows: int | None) -> dict[str, float]:
