@@ -140,8 +140,14 @@ class FairlitCLI(LightningCLI):
             f"fairlit: logs:       {trainer.log_dir}",
         ]
         if best:
-            configs = self.config[self.subcommand].get("config") or []
-            names = " ".join(f"--config {getattr(c, 'relative', c)}" for c in configs)
+            # The run's own resolved config.yaml: it holds every option of this run, also the
+            # ones given on the command line (a CSV's path, say).
+            saved = os.path.join(trainer.log_dir or "", "config.yaml")
+            if trainer.log_dir and os.path.isfile(saved):
+                names = f"--config {saved}"
+            else:
+                configs = self.config[self.subcommand].get("config") or []
+                names = " ".join(f"--config {getattr(c, 'relative', c)}" for c in configs)
             lines.append(f"fairlit: evaluate it with: fairlit test {names} --ckpt_path {best}")
             lines.append(f"fairlit: predict with:     fairlit predict {names} --ckpt_path {best}")
         _print("\n".join(lines))
@@ -293,6 +299,10 @@ def _quiet_command_line() -> None:
     logger = logging.getLogger("pytorch_lightning.utilities.rank_zero")
     if not any(isinstance(f, _NoAdverts) for f in logger.filters):
         logger.addFilter(_NoAdverts())
+    # A checkpoint from another run folder: the new run's folder is where its logs go.
+    warnings.filterwarnings("ignore", message=".*The dirpath has changed from.*")
+    # Small tables have fewer training batches than the logging interval; epoch means remain.
+    warnings.filterwarnings("ignore", message=".*is smaller than the logging interval.*")
     # fairlit's BatchLoader hands out whole batches; the rows are numbered by the writer.
     warnings.filterwarnings("ignore", message=".*Couldn't infer the batch indices.*")
     # Raised inside Lightning 2.6 by its own use of torch's pytree API; not the user's to fix.

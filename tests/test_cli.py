@@ -224,6 +224,8 @@ def test_predict_writes_predictions_that_match_the_test_metrics(tmp_path, capsys
     [predict] = [line for line in printed.splitlines() if "predict with:" in line]
     command = shlex.split(predict.split("predict with:", 1)[1])
     assert command[:2] == ["fairlit", "predict"] and "<" not in predict  # pasteable
+    # It names the run's own resolved config.yaml, which holds every option of the run.
+    assert command[command.index("--config") + 1].endswith("version_0/config.yaml")
     main([*command[1:], *QUIET])
     out = capsys.readouterr().out.splitlines()
     [line] = [text for text in out if "fairlit: predictions:" in text]
