@@ -477,3 +477,22 @@ def test_predict_on_a_new_csv_scores_every_row_like_the_training_file(tmp_path):
     torch.testing.assert_close(
         scores(str(tmp_path / "subset.csv")), everything[subset.index.to_numpy()]
     )
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("", "the file is empty; expected a header row and data rows"),
+        ("grp,y\n", "the file has a header (grp, y) but no data rows"),
+    ],
+    ids=["empty", "header-only"],
+)
+def test_empty_csv_files_name_the_file(tmp_path, content, expected):
+    from fairlit.data import CSVDataModule
+    from fairlit.data.resources import DataFileError
+
+    path = tmp_path / "table.csv"
+    path.write_text(content)
+    with pytest.raises(DataFileError) as info:
+        CSVDataModule(str(path), target="y", sensitive="grp")
+    assert str(info.value) == f"{path}: {expected}"

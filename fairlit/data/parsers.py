@@ -416,13 +416,27 @@ def read_csv_table(
         The :class:`CSVTable`.
 
     Raises:
-        DataFileError: naming the file and the column, for any of the problems above.
+        DataFileError: naming the file and the column, for any of the problems above, and for
+            an empty file, a header without rows or a file pandas cannot parse.
     """
     path = Path(path)
     source = str(path)
     if not path.is_file():
         raise DataFileError(f"CSV file {source!r} does not exist")
-    frame = pd.read_csv(path)
+    try:
+        frame = pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        raise DataFileError(
+            f"{source}: the file is empty; expected a header row and data rows"
+        ) from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as err:
+        raise DataFileError(
+            f"{source}: not a readable CSV file ({str(err).splitlines()[0]})"
+        ) from None
+    if frame.empty:
+        raise DataFileError(
+            f"{source}: the file has a header ({', '.join(map(str, frame.columns))}) but no data rows"
+        )
     drop = list(drop or [])
     named = [target, sensitive, *(categorical or []), *(numeric or []), *drop]
     missing = [c for c in dict.fromkeys(named) if c not in frame.columns]
