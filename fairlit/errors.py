@@ -39,7 +39,10 @@ def root_message(error: BaseException) -> str:
     seen = set()
     while id(error) not in seen:
         seen.add(id(error))
-        nxt = error.__cause__ or error.__context__
+        # `raise ... from None` hides the context: the message raised there is the root.
+        nxt = error.__cause__
+        if nxt is None and not error.__suppress_context__:
+            nxt = error.__context__
         if nxt is None:
             break
         error = nxt

@@ -144,6 +144,9 @@ def test_fit_then_load_from_checkpoint_predicts_identically(tmp_path, monkeypatc
     assert type(loaded.regularizer).__name__ == "MutualInformationRegularizer"
 
 
+EMPTY_CSV = Path(__file__).parent / "fake_raw" / "empty.csv"
+
+
 def _error_lines(capsys, *args: str) -> list[str]:
     with pytest.raises(SystemExit) as exit_info:
         main(["fit", "--config", str(CONFIGS / "german.yaml"), *args])
@@ -181,8 +184,25 @@ def _error_lines(capsys, *args: str) -> list[str]:
             ],
             "CSV file 'missing.csv' does not exist",
         ),
+        (
+            [
+                "--data=fairlit.data.CSVDataModule",
+                f"--data.init_args.path={EMPTY_CSV}",
+                "--data.init_args.target=a",
+                "--data.init_args.sensitive=b",
+            ],
+            "the file is empty; expected a header row and data rows",
+        ),
     ],
-    ids=["option-typo", "class-typo", "abbreviation", "bad-value", "restriction", "missing-file"],
+    ids=[
+        "option-typo",
+        "class-typo",
+        "abbreviation",
+        "bad-value",
+        "restriction",
+        "missing-file",
+        "empty-file",
+    ],
 )
 def test_configuration_errors_are_short(capsys, args, expected):
     [error, _] = _error_lines(capsys, *args)
