@@ -229,6 +229,7 @@ class TabularDataModule(FairDataModule):
         self.test_fraction = test_fraction
         self.include_sensitive_in_features = include_sensitive_in_features
         self._fitted: dict | None = None  # preprocessing restored from a checkpoint
+        self._table: TabularTable | None = None  # the table setup() read
         # Called here, Lightning collects the arguments of every __init__ up the subclass chain
         # (the subclass's own and the ones it forwards as **kwargs), defaults included.
         self.save_hyperparameters()
@@ -287,7 +288,8 @@ class TabularDataModule(FairDataModule):
         """Split, scale and encode (once; every stage and rank gets the same splits)."""
         if self.train_dataset is not None:
             return
-        table = self.load_table()
+        # Kept: restoring a checkpoint's preprocessing re-encodes it without reading it again.
+        table = self._table = self._table if self._table is not None else self.load_table()
         strata = table.y * max(self.num_groups, 1) + table.s
         if table.test_mask is not None:
             pool = np.flatnonzero(~table.test_mask)

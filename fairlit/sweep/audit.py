@@ -100,10 +100,6 @@ def _run_folder(run_dir: str, seed: int) -> Path:
     return per_seed if (per_seed / "model.ckpt").is_file() else Path(run_dir)
 
 
-def _audit_job(run_dir: str, seed: int, train_rows: int | None) -> dict[str, float]:
-    return audit_trial(run_dir, seed, train_rows=train_rows)
-
-
 def _one_thread() -> None:
     import torch
 
@@ -166,7 +162,7 @@ def audit_chosen(
 
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_one_thread) as pool:
-        futures = {pool.submit(_audit_job, job[3], job[2], train_rows): job for job in jobs}
+        futures = {pool.submit(audit_trial, job[3], job[2], train_rows): job for job in jobs}
         for future in as_completed(futures):
             record(futures[future], future.result())
     return pd.DataFrame(rows)
