@@ -29,7 +29,9 @@ TITLES = {
 def _unregularized(path: Path) -> str:
     """One sentence comparing the invariance of the gamma-0 representations."""
     results = pd.read_csv(path)
-    ok = results[(results["state"] == "complete") & (results["param"] == 0.0)]
+    # A search study fills `param` with trial names, so the column is read as text.
+    gamma = pd.to_numeric(results["param"], errors="coerce")
+    ok = results[(results["state"] == "complete") & (gamma == 0.0)]
     mean = ok.groupby("method")[["test/accuracy", "probe/best_s_auc"]].mean()
     said = [
         f"{label} {mean.loc[m, 'probe/best_s_auc']:.3f} (test accuracy {mean.loc[m, 'test/accuracy']:.3f})"
