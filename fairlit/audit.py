@@ -22,7 +22,7 @@ one form, ``"deterministic"``.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -32,6 +32,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.neural_network import MLPClassifier
 
 from fairlit.metrics.functional import demographic_parity_difference
+from fairlit.nn.layers import Inference
 from fairlit.probes import _auc, _scores, encode_dataset
 
 __all__ = [
@@ -138,7 +139,7 @@ def downstream_audit(
     )
     results = []
     for form in forms:
-        inference = "sample" if form == "deterministic" else form
+        inference = cast(Inference, "sample" if form == "deterministic" else form)
         code = encode_dataset(model, train, inference=inference, seed=seed).numpy()[rows]
         test_code = encode_dataset(model, test, inference=inference, seed=seed + 1).numpy()
         results += audit_representation(

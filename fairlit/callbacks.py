@@ -28,13 +28,13 @@ from typing import Any
 import numpy as np
 import pytorch_lightning as pl
 import torch
-from pytorch_lightning.callbacks import BasePredictionWriter, Callback
+from pytorch_lightning.callbacks import Callback
 from sklearn.base import BaseEstimator
 
-from fairlit.data.loading import TabularDataset
+from fairlit.data.loading import TensorSplit
 from fairlit.nn.layers import Inference, _check_choice
 
-__all__ = ["DEFAULT_REPORT_COLUMNS", "FairnessReport", "PredictionWriter", "RepresentationProbe"]
+__all__ = ["DEFAULT_REPORT_COLUMNS", "FairnessReport", "RepresentationProbe"]
 
 #: Metric key (after ``"{stage}/"``) -> column header, in display order.
 DEFAULT_REPORT_COLUMNS: dict[str, str] = {
@@ -255,7 +255,7 @@ class RepresentationProbe(Callback):
         on_test_end: bool = True,
     ) -> None:
         super().__init__()
-        self.inference: Inference = _check_choice(inference, Inference, "inference")  # type: ignore[assignment]
+        self.inference: Inference = _check_choice(inference, Inference, "inference")
         if classifiers is not None and not classifiers:
             raise ValueError(
                 "`classifiers` is empty; give at least one probe or None for defaults."
@@ -307,14 +307,14 @@ class RepresentationProbe(Callback):
         """Encode the datamodule's train and test splits, probe, log and print (rank zero)."""
         if not trainer.is_global_zero:
             return {}
-        datamodule = trainer.datamodule
+        datamodule = trainer.datamodule  # type: ignore[attr-defined]  # set by Lightning, undeclared
         train, test = self._splits(datamodule)
         if self.max_train_rows is not None and len(train) > self.max_train_rows:
             rows = np.random.default_rng(self.seed).choice(
                 len(train), self.max_train_rows, replace=False
             )
-            train = train[torch.from_numpy(np.sort(rows))]
-            train = TabularDataset(train["x"], train["y"], train["s"])
+            subset = train[torch.from_numpy(np.sort(rows))]
+            train = TensorSplit(subset["x"], subset["y"], subset["s"])
         # Imported here: fairlit.probes brings scikit-learn's estimators, which a run that only
         # prints the fairness report does not need.
         from fairlit.probes import _seeded_rng, encode_dataset, probe_representation
@@ -343,7 +343,7 @@ class RepresentationProbe(Callback):
         return results
 
     @staticmethod
-    def _splits(datamodule: Any) -> tuple[TabularDataset, TabularDataset]:
+    def _splits(datamodule: Any) -> tuple[TensorSplit, TensorSplit]:
         if datamodule is None:
             raise ValueError("RepresentationProbe needs `trainer.datamodule`; none is attached.")
         for stage, attribute in (("fit", "train_dataset"), ("test", "test_dataset")):
@@ -371,81 +371,3 @@ class RepresentationProbe(Callback):
             f"best y AUC {results['probe/best_y_auc']:.4f}"
         )
         print("\n".join(lines), flush=True)
-
-
-class PredictionWriter(BasePredictionWriter):
-    """Write what ``predict`` returns to ``predictions.csv``: one row per input row.
-
-    Columns: ``row`` (the row's position in the predict split), ``y_prob`` (:math:`P(y=1)`,
-    averaged over the model's ``prediction_samples``) or ``prob_<c>`` per class, ``y_pred``
-    (the class predicted: ``y_prob >= 0.5``, or the most probable class), ``y`` and ``s``
-    (as given by the data), and ``code_0 .. code_<m-1>`` (the first sampled code of the
-    row; thresholded or probability codes with the encoder's ``inference`` mode).
-
-    ``fairlit predict`` adds this callback unless the configuration has one, and prints the
-    file's path. Under data parallelism every process writes its own shard,
-    ``predictions_rank<r>.csv``, whose ``row`` counts within the shard.
-
-    Args:
-        output_dir: Folder of the file; ``None`` takes the trainer's ``log_dir`` (or its
-            ``default_root_dir`` without a logger).
-        filename: Name of the file.
-
-    Example:
-        >>> PredictionWriter().filename
-        'predictions.csv'
-    """
-
-    def __init__(self, output_dir: str | None = None, filename: str = "predictions.csv") -> None:
-        super().__init__(write_interval="epoch")
-        self.output_dir = output_dir
-        self.filename = filename
-        self.path: str | None = None
-
-    def _target(self, trainer: pl.Trainer) -> str:
-        folder = self.output_dir or trainer.log_dir or trainer.default_root_dir
-        name = self.filename
-        if trainer.world_size > 1:
-            stem, dot, suffix = name.rpartition(".")
-            name = (
-                f"{stem}_rank{trainer.global_rank}{dot}{suffix}"
-                if dot
-                else f"{name}_rank{trainer.global_rank}"
-            )
-        os.makedirs(folder, exist_ok=True)
-        return os.path.join(folder, name)
-
-    def write_on_epoch_end(
-        self,
-        trainer: pl.Trainer,
-        pl_module: pl.LightningModule,
-        predictions: Any,
-        batch_indices: Any,
-    ) -> None:
-        """Concatenate the batches and write the file (``self.path``)."""
-        import pandas as pd
-
-        batches = (
-            predictions[0] if predictions and isinstance(predictions[0], list) else predictions
-        )
-        if not batches:
-            return
-        columns: dict[str, Any] = {}
-        prob = torch.cat([b["y_prob"].detach().cpu() for b in batches]).float()
-        columns["row"] = np.arange(len(prob))
-        if prob.ndim == 1:
-            columns["y_prob"] = prob.numpy()
-            columns["y_pred"] = (prob >= 0.5).long().numpy()
-        else:
-            for c in range(prob.shape[1]):
-                columns[f"prob_{c}"] = prob[:, c].numpy()
-            columns["y_pred"] = prob.argmax(dim=1).numpy()
-        for key in ("y", "s"):
-            if all(key in b for b in batches):
-                columns[key] = torch.cat([b[key].detach().cpu() for b in batches]).numpy()
-        if all("code" in b for b in batches):
-            code = torch.cat([b["code"].detach().cpu() for b in batches]).float().numpy()
-            for j in range(code.shape[1]):
-                columns[f"code_{j}"] = code[:, j]
-        self.path = self._target(trainer)
-        pd.DataFrame(columns).to_csv(self.path, index=False)

@@ -153,17 +153,17 @@ class FairlitCLI(LightningCLI):
         _print("\n".join(lines))
 
     def before_predict(self) -> None:
-        """Add a :class:`~fairlit.callbacks.PredictionWriter` unless one is configured."""
-        from fairlit.callbacks import PredictionWriter
+        """Add a :class:`~fairlit.prediction.PredictionWriter` unless one is configured."""
+        from fairlit.prediction import PredictionWriter
 
-        if not any(isinstance(c, PredictionWriter) for c in self.trainer.callbacks):
-            self.trainer.callbacks.append(PredictionWriter())
+        if not any(isinstance(c, PredictionWriter) for c in self.trainer.callbacks):  # type: ignore[attr-defined]
+            self.trainer.callbacks.append(PredictionWriter())  # type: ignore[attr-defined]
 
     def after_predict(self) -> None:
         """Say where the predictions went."""
-        from fairlit.callbacks import PredictionWriter
+        from fairlit.prediction import PredictionWriter
 
-        for callback in self.trainer.callbacks:
+        for callback in self.trainer.callbacks:  # type: ignore[attr-defined]
             if isinstance(callback, PredictionWriter) and callback.path:
                 _print(f"fairlit: predictions: {callback.path}")
 
@@ -248,6 +248,30 @@ def _where(message: str, args: list[str]) -> str:
     return message
 
 
+def config_keys(args: list[str]) -> list[str]:
+    """Every dotted key of the configuration ``args`` resolve to (nothing is run or written).
+
+    Used to suggest the closest valid key after a typo. Returns ``[]`` when ``args``
+    themselves do not parse.
+    """
+    import yaml
+
+    from fairlit.configuration import flatten, quiet_lightning
+
+    try:
+        with quiet_lightning(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            cli = build_cli(
+                list(args),
+                run=False,
+                save_config_callback=None,
+                parser_kwargs={"exit_on_error": False},
+            )
+        return list(flatten(yaml.safe_load(cli.parser.dump(cli.config, skip_none=False))))
+    except Exception:
+        return []
+
+
 def _suggest(message: str, args: list[str]) -> str:
     """Add the nearest valid name to an unknown class or an unrecognized option."""
     import difflib
@@ -267,22 +291,7 @@ def _suggest(message: str, args: list[str]) -> str:
     bad = unknown.group(1)
     rest = [a for a in args if a != bad and not a.startswith(f"{bad}=")]
     rest = [a for a in rest if a not in ("fit", "validate", "test", "predict")]
-    try:
-        import yaml
-
-        from fairlit.sweep.trials import flatten, quiet_lightning
-
-        with quiet_lightning(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            cli = build_cli(
-                [*rest, "--trainer.logger=false"],
-                run=False,
-                save_config_callback=None,
-                parser_kwargs={"exit_on_error": False},
-            )
-        keys = list(flatten(yaml.safe_load(cli.parser.dump(cli.config, skip_none=False))))
-    except Exception:
-        return message
+    keys = config_keys([*rest, "--trainer.logger=false"])
     close = difflib.get_close_matches(bad.removeprefix("--"), keys, n=1, cutoff=0.6)
     return f"{message}; did you mean --{close[0]}?" if close else message
 

@@ -138,7 +138,7 @@ class Evaluator(nn.Module):
             if name in base or name in ("mi_bits", "mi_factorized_bits"):
                 raise ValueError(f"extra_metrics[{name!r}]: the name is taken by a default metric")
             base[name] = metric
-        self.metrics = nn.ModuleDict(
+        self.metrics: Mapping[str, MetricCollection] = nn.ModuleDict(  # type: ignore[assignment]
             {
                 stage: MetricCollection(
                     {k: copy.deepcopy(m) for k, m in base.items()}, prefix=f"{stage}/"
@@ -146,7 +146,7 @@ class Evaluator(nn.Module):
                 for stage in STAGES
             }
         )
-        self.mutual_information = nn.ModuleDict(
+        self.mutual_information: Mapping[str, Mapping[str, Metric]] = nn.ModuleDict(  # type: ignore[assignment]
             {
                 stage: nn.ModuleDict(
                     {

@@ -33,33 +33,37 @@ def _log_base(base: float) -> float:
     return math.log(check_log_base(base))
 
 
-def _num_groups(s: Tensor, num_groups: int | None) -> int:
-    """Validate ``s`` (1-D integer group indices) and return the number of groups."""
-    if s.dim() != 1:
-        raise ValueError(f"s must be 1-D [N], got shape {tuple(s.shape)}")
-    if s.is_floating_point() or s.is_complex():
-        raise ValueError(f"s must hold integer group indices, got dtype {s.dtype}")
+def _num_groups(groups: Tensor, num_groups: int | None) -> int:
+    """Validate ``groups`` (1-D integer group indices) and return the number of groups."""
+    if groups.dim() != 1:
+        raise ValueError(f"groups must be 1-D [N], got shape {tuple(groups.shape)}")
+    if groups.is_floating_point() or groups.is_complex():
+        raise ValueError(f"groups must hold integer group indices, got dtype {groups.dtype}")
     if num_groups is None:
-        num_groups = int(s.max()) + 1 if s.numel() else 1
+        num_groups = int(groups.max()) + 1 if groups.numel() else 1
     if num_groups < 1:
         raise ValueError(f"num_groups must be >= 1, got {num_groups}")
-    # The range check reads s back to the host; on an accelerator that would stall every
+    # The range check reads groups back to the host; on an accelerator that would stall every
     # training step, so there it is skipped when num_groups is given (the data modules
     # already guarantee the range).
-    if s.numel() and s.device.type == "cpu" and (int(s.min()) < 0 or int(s.max()) >= num_groups):
+    if (
+        groups.numel()
+        and groups.device.type == "cpu"
+        and (int(groups.min()) < 0 or int(groups.max()) >= num_groups)
+    ):
         raise ValueError(
-            f"s must lie in [0, num_groups={num_groups}), got values in "
-            f"[{int(s.min())}, {int(s.max())}]"
+            f"groups must lie in [0, num_groups={num_groups}), got values in "
+            f"[{int(groups.min())}, {int(groups.max())}]"
         )
     return num_groups
 
 
-def _check_rows(name: str, x: Tensor, s: Tensor) -> None:
+def _check_rows(name: str, x: Tensor, groups: Tensor) -> None:
     if x.dim() != 2:
         raise ValueError(f"{name} must be 2-D [N, m], got shape {tuple(x.shape)}")
-    if s.dim() == 1 and s.shape[0] != x.shape[0]:
+    if groups.dim() == 1 and groups.shape[0] != x.shape[0]:
         raise ValueError(
-            f"{name} and s must have the same number of rows, got {x.shape[0]} and {s.shape[0]}"
+            f"{name} and groups must have the same number of rows, got {x.shape[0]} and {groups.shape[0]}"
         )
 
 
@@ -100,34 +104,36 @@ class GroupStatistics(NamedTuple):
     (or all-reduced) batch is exact.
 
     Attributes:
-        count: ``[G]`` number of rows of each group, same floating dtype as the probabilities.
+        group_size: ``[G]`` number of rows of each group, same floating dtype as the probabilities.
         prob_sum: ``[G, m]`` sum over the rows of group ``g`` of the probabilities.
     """
 
-    count: Tensor
+    group_size: Tensor
     prob_sum: Tensor
 
 
-def group_statistics(probs: Tensor, s: Tensor, num_groups: int | None = None) -> GroupStatistics:
+def group_statistics(
+    probs: Tensor, groups: Tensor, num_groups: int | None = None
+) -> GroupStatistics:
     """Sum firing probabilities per group (differentiable in ``probs``).
 
     Args:
         probs: ``[N, m]`` firing probabilities, floating dtype.
-        s: ``[N]`` integer group indices in ``[0, num_groups)``.
-        num_groups: ``G``; defaults to ``s.max() + 1`` (pass it so that groups absent from
+        groups: ``[N]`` integer group indices in ``[0, num_groups)``.
+        num_groups: ``G``; defaults to ``groups.max() + 1`` (pass it so that groups absent from
             this batch still get a row, e.g. before summing statistics across batches).
 
     Returns:
-        ``GroupStatistics(count [G], prob_sum [G, m])``.
+        ``GroupStatistics(group_size [G], prob_sum [G, m])``.
 
     >>> stats = group_statistics(torch.tensor([[0.2], [0.4], [1.0]]), torch.tensor([0, 0, 1]))
-    >>> stats.count.tolist(), [round(v, 4) for v in stats.prob_sum[:, 0].tolist()]
+    >>> stats.group_size.tolist(), [round(v, 4) for v in stats.prob_sum[:, 0].tolist()]
     ([2.0, 1.0], [0.6, 1.0])
     """
-    _check_rows("probs", probs, s)
-    num_groups = _num_groups(s, num_groups)
+    _check_rows("probs", probs, groups)
+    num_groups = _num_groups(groups, num_groups)
     # A one-hot matmul rather than index_add: deterministic on CUDA, and G is small.
-    one_hot = torch.nn.functional.one_hot(s.long(), num_groups).to(probs.dtype)
+    one_hot = torch.nn.functional.one_hot(groups.long(), num_groups).to(probs.dtype)
     return GroupStatistics(one_hot.sum(0), one_hot.T @ probs)
 
 
@@ -174,7 +180,7 @@ def factorized_mutual_information_from_statistics(
 
 
 def factorized_mutual_information(
-    probs: Tensor, s: Tensor, num_groups: int | None = None, base: float = 2.0
+    probs: Tensor, groups: Tensor, num_groups: int | None = None, base: float = 2.0
 ) -> Tensor:
     r"""Factorized MI ``sum_j I(T_j; S)`` of a Bernoulli layer (Cerrato et al., 2023).
 
@@ -182,8 +188,8 @@ def factorized_mutual_information(
 
     Args:
         probs: ``[N, m]`` firing probabilities, floating dtype.
-        s: ``[N]`` integer group indices.
-        num_groups: ``G``; defaults to ``s.max() + 1``.
+        groups: ``[N]`` integer group indices.
+        num_groups: ``G``; defaults to ``groups.max() + 1``.
         base: logarithm base (2 gives bits).
 
     Returns:
@@ -193,13 +199,13 @@ def factorized_mutual_information(
     >>> round(float(factorized_mutual_information(probs, torch.tensor([0, 0, 1, 1]))), 4)
     1.0
     """
-    stats = group_statistics(probs, s, num_groups)
-    return factorized_mutual_information_from_statistics(stats.count, stats.prob_sum, base)
+    stats = group_statistics(probs, groups, num_groups)
+    return factorized_mutual_information_from_statistics(stats.group_size, stats.prob_sum, base)
 
 
 def joint_mutual_information(
     probs: Tensor,
-    s: Tensor,
+    groups: Tensor,
     num_groups: int | None = None,
     base: float = 2.0,
     max_bits: int = 16,
@@ -218,8 +224,8 @@ def joint_mutual_information(
 
     Args:
         probs: ``[N, m]`` firing probabilities, floating dtype (clamped to ``[eps, 1 - eps]``).
-        s: ``[N]`` integer group indices.
-        num_groups: ``G``; defaults to ``s.max() + 1``.
+        groups: ``[N]`` integer group indices.
+        num_groups: ``G``; defaults to ``groups.max() + 1``.
         base: logarithm base (2 gives bits).
         max_bits: refuse layers wider than this, since the cost doubles with each neuron.
         chunk_size: number of codes enumerated at once.
@@ -234,8 +240,8 @@ def joint_mutual_information(
     >>> round(float(joint_mutual_information(probs, torch.tensor([0, 0, 1, 1]))), 4)
     1.0
     """
-    _check_rows("probs", probs, s)
-    num_groups = _num_groups(s, num_groups)
+    _check_rows("probs", probs, groups)
+    num_groups = _num_groups(groups, num_groups)
     scale = _log_base(base)
     n, m = probs.shape
     if m > max_bits:
@@ -251,10 +257,10 @@ def joint_mutual_information(
     pc = probs.clamp(eps, 1 - eps)
     log_q = torch.log1p(-pc)
     # Sorting rows by group once makes every chunk's per-group rows contiguous slices.
-    order = torch.argsort(s, stable=True)
+    order = torch.argsort(groups, stable=True)
     offset = log_q.sum(1)[order]
     logit = (torch.log(pc) - log_q)[order]
-    counts = torch.bincount(s.long(), minlength=num_groups).tolist()
+    counts = torch.bincount(groups.long(), minlength=num_groups).tolist()
     log_n = math.log(n)
     shifts = torch.arange(m, device=probs.device)
     marginal_entropy = probs.new_zeros(())
@@ -332,7 +338,7 @@ def contingency_mutual_information(table: Tensor, base: float = 2.0) -> Tensor:
 
 
 def plugin_mutual_information(
-    codes: Tensor, s: Tensor, num_groups: int | None = None, base: float = 2.0
+    codes: Tensor, groups: Tensor, num_groups: int | None = None, base: float = 2.0
 ) -> Tensor:
     """Plug-in MI between sampled binary codes and groups (not differentiable).
 
@@ -340,8 +346,8 @@ def plugin_mutual_information(
 
     Args:
         codes: ``[N, m]`` binary codes (``> 0.5`` counts as 1).
-        s: ``[N]`` integer group indices.
-        num_groups: ``G``; defaults to ``s.max() + 1``.
+        groups: ``[N]`` integer group indices.
+        num_groups: ``G``; defaults to ``groups.max() + 1``.
         base: logarithm base (2 gives bits).
 
     Returns:
@@ -351,13 +357,13 @@ def plugin_mutual_information(
     >>> round(float(plugin_mutual_information(codes, torch.tensor([0, 0, 1, 1]))), 4)
     1.0
     """
-    _check_rows("codes", codes, s)
-    num_groups = _num_groups(s, num_groups)
+    _check_rows("codes", codes, groups)
+    num_groups = _num_groups(groups, num_groups)
     if codes.shape[1] <= 62:
         _, inverse = torch.unique(pack_codes(codes), return_inverse=True)
     else:
         bits = codes if codes.dtype == torch.bool else codes > 0.5
         _, inverse = torch.unique(bits, dim=0, return_inverse=True)
     num_codes = int(inverse.max()) + 1 if inverse.numel() else 0
-    cells = torch.bincount(inverse * num_groups + s.long(), minlength=num_codes * num_groups)
+    cells = torch.bincount(inverse * num_groups + groups.long(), minlength=num_codes * num_groups)
     return contingency_mutual_information(cells.view(num_codes, num_groups), base)

@@ -92,19 +92,19 @@ class MMDRegularizer(Regularizer):
         self.bandwidth = float(bandwidth)
         self.on = on
 
-    def forward(self, output: EncoderOutput, s: Tensor) -> Tensor:
+    def forward(self, output: EncoderOutput, groups: Tensor) -> Tensor:
         """Return the mean over present groups of MMD²(group, batch); 0 with fewer than two."""
         z = output.code if self.on == "code" else output.probs
         if z is None:
             raise ValueError(
                 "MMDRegularizer(on='probs') needs an encoder with firing probabilities."
             )
-        self._check_batch(z, s, self.on)
+        self._check_batch(z, groups, self.on)
         z = z.float()
-        present = [g for g in torch.unique(s).tolist()]
+        present = [g for g in torch.unique(groups).tolist()]
         if len(present) < 2:
             return z.sum() * 0.0
-        terms = [gaussian_mmd2(z[s == g], z, self.bandwidth) for g in present]
+        terms = [gaussian_mmd2(z[groups == g], z, self.bandwidth) for g in present]
         return torch.stack(terms).mean()
 
     def extra_repr(self) -> str:

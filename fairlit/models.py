@@ -164,7 +164,7 @@ class FairRepresentationModel(pl.LightningModule):
         for key in ("encoder", "head", "regularizer", "optimizer", "lr_scheduler", "evaluator"):
             if not isinstance(self.hparams.get(key), dict | str | int | float | bool | type(None)):
                 self.hparams.pop(key, None)
-                self._hparams_initial.pop(key, None)
+                self._hparams_initial.pop(key, None)  # type: ignore[union-attr, operator]
         self.encoder = encoder
         width = encoder.out_features
         self.head = head(width, num_classes) if head is not None else TaskHead(width, num_classes)
@@ -200,8 +200,17 @@ class FairRepresentationModel(pl.LightningModule):
             return F.binary_cross_entropy_with_logits(logits, y.to(logits.dtype))
         return F.cross_entropy(logits, y)
 
-    def predict_proba(self, logits: Tensor) -> Tensor:
-        """P(y = 1) ``[B]`` for a binary task, class probabilities ``[B, C]`` otherwise."""
+    def proba_from_logits(self, logits: Tensor) -> Tensor:
+        """The head's logits turned into probabilities (sigmoid, or softmax over classes).
+
+        Args:
+            logits: The head's output, ``[B]`` (binary) or ``[B, C]``, floating.
+
+        Returns:
+            P(y = 1) ``[B]`` for a binary task, class probabilities ``[B, C]`` otherwise. For
+            the probabilities of features ``x``, averaged over code samples, use
+            :meth:`predictive_proba`.
+        """
         return torch.sigmoid(logits) if self.num_classes == 2 else logits.softmax(-1)
 
     def predictive_proba(
@@ -217,10 +226,10 @@ class FairRepresentationModel(pl.LightningModule):
             first: An already computed ``self(x)`` to use as the first sample.
 
         Returns:
-            As :meth:`predict_proba`: ``[B]`` for a binary task, ``[B, C]`` otherwise.
+            As :meth:`proba_from_logits`: ``[B]`` for a binary task, ``[B, C]`` otherwise.
         """
         output, logits = first if first is not None else self(x)
-        total = self.predict_proba(logits)
+        total = self.proba_from_logits(logits)
         samples = self.prediction_samples
         if (
             samples == 1
@@ -229,7 +238,7 @@ class FairRepresentationModel(pl.LightningModule):
         ):
             return total
         for _ in range(samples - 1):
-            total = total + self.predict_proba(self(x)[1])
+            total = total + self.proba_from_logits(self(x)[1])
         return total / samples
 
     def loss_terms(self, batch: dict[str, Tensor]) -> dict[str, Any]:
@@ -326,7 +335,8 @@ class FairRepresentationModel(pl.LightningModule):
             self._train_sums + values * size if self._train_sums is not None else values * size
         )
         self._train_rows += size
-        every = self.trainer.log_every_n_steps if self._trainer is not None else 1
+        trainer: Any = self._trainer  # log_every_n_steps is set by Lightning, undeclared on Trainer
+        every = trainer.log_every_n_steps if trainer is not None else 1
         if (self.global_step + 1) % max(every, 1) == 0:
             self.log_dict(
                 {f"train/{k}_step": v for k, v in zip(_TRAIN_TERMS, values, strict=True)},

@@ -11,7 +11,7 @@ could break.
 Three layers, from pure to Lightning:
 
 * :func:`probe_representation`: arrays in, a flat ``dict[str, float]`` out;
-* :func:`encode_dataset`: a model (or encoder) and a :class:`~fairlit.data.TabularDataset`
+* :func:`encode_dataset`: a model (or encoder) and a :class:`~fairlit.data.TensorSplit`
   in, the code ``[N, m]`` out, with the stochastic layer's inference mode set temporarily;
 * :class:`fairlit.callbacks.RepresentationProbe`: a Lightning callback that runs both at the
   end of fit and of test and logs the results to every attached logger.
@@ -31,7 +31,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from torch import Tensor, nn
 
-from fairlit.data.loading import TabularDataset
+from fairlit.data.loading import TensorSplit
 from fairlit.nn.layers import Inference, _check_choice
 
 __all__ = [
@@ -263,12 +263,13 @@ def _inference_mode(encoder: nn.Module, inference: Inference | None) -> Iterator
     if inference is None or not hasattr(encoder, "inference"):
         yield
         return
-    previous = encoder.inference
-    encoder.inference = inference
+    stochastic: Any = encoder  # any encoder with an ``inference`` attribute (duck-typed)
+    previous = stochastic.inference
+    stochastic.inference = inference
     try:
         yield
     finally:
-        encoder.inference = previous
+        stochastic.inference = previous
 
 
 @contextlib.contextmanager
@@ -308,7 +309,7 @@ def _encoder_of(model: nn.Module) -> nn.Module:
 
 def encode_dataset(
     model: nn.Module,
-    dataset: TabularDataset | Tensor,
+    dataset: TensorSplit | Tensor,
     inference: Inference = "sample",
     batch_size: int = 4096,
     seed: int | None = None,
@@ -327,7 +328,7 @@ def encode_dataset(
     Args:
         model: A :class:`~fairlit.models.FairRepresentationModel` or any module with an
             ``encoder``, or an encoder.
-        dataset: A :class:`~fairlit.data.TabularDataset` (its ``x`` is encoded) or a feature
+        dataset: A :class:`~fairlit.data.TensorSplit` (its ``x`` is encoded) or a feature
             tensor ``[N, F]``.
         inference: Inference mode of the stochastic layer during the call.
         batch_size: Rows per forward pass.
@@ -341,7 +342,7 @@ def encode_dataset(
     Example:
         >>> from fairlit.nn import HybridBinaryEncoder
         >>> enc = HybridBinaryEncoder(4, out_features=3)
-        >>> ds = TabularDataset(torch.randn(10, 4), torch.zeros(10), torch.zeros(10))
+        >>> ds = TensorSplit(torch.randn(10, 4), torch.zeros(10), torch.zeros(10))
         >>> a = encode_dataset(enc, ds, seed=0)
         >>> a.shape, bool(a.eq(encode_dataset(enc, ds, seed=0)).all()), enc.inference
         (torch.Size([10, 3]), True, 'sample')
@@ -350,9 +351,9 @@ def encode_dataset(
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"`batch_size` must be a positive int, got {batch_size!r}.")
     encoder = _encoder_of(model)
-    x = dataset.x if isinstance(dataset, TabularDataset) else dataset
+    x = dataset.x if isinstance(dataset, TensorSplit) else dataset
     if not isinstance(x, Tensor):
-        raise TypeError(f"expected a TabularDataset or a Tensor, got {type(dataset).__name__}.")
+        raise TypeError(f"expected a TensorSplit or a Tensor, got {type(dataset).__name__}.")
     parameter = next(encoder.parameters(), None)
     device = parameter.device if parameter is not None else torch.device("cpu")
     dtype = parameter.dtype if parameter is not None and parameter.is_floating_point() else None
@@ -370,12 +371,3 @@ def encode_dataset(
         width = int(getattr(encoder, "out_features", 0))
         return torch.zeros(0, width)
     return torch.cat(chunks)
-
-
-def __getattr__(name: str) -> Any:
-    # The callback moved to fairlit.callbacks; the old import path keeps working.
-    if name == "RepresentationProbe":
-        from fairlit.callbacks import RepresentationProbe
-
-        return RepresentationProbe
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

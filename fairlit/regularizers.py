@@ -65,32 +65,32 @@ class Regularizer(nn.Module):
         self.in_features = _check_positive_int(in_features, "in_features")
         self.num_groups = _check_positive_int(num_groups, "num_groups")
 
-    def forward(self, output: EncoderOutput, s: Tensor) -> Tensor:
+    def forward(self, output: EncoderOutput, groups: Tensor) -> Tensor:
         """Return the scalar penalty.
 
         Args:
             output: the encoder's output; ``code`` and ``probs`` are ``[B, in_features]``.
-            s: ``[B]`` int64 group indices in ``[0, num_groups)``.
+            groups: ``[B]`` int64 group indices in ``[0, num_groups)``.
 
         Returns:
             A 0-dim tensor.
         """
-        raise NotImplementedError(f"{type(self).__name__} must implement forward(output, s).")
+        raise NotImplementedError(f"{type(self).__name__} must implement forward(output, groups).")
 
-    def _check_batch(self, x: Tensor, s: Tensor, name: str) -> None:
-        """Check ``x`` is ``[B, in_features]`` and ``s`` is ``[B]`` integer (no device sync)."""
+    def _check_batch(self, x: Tensor, groups: Tensor, name: str) -> None:
+        """Check ``x`` is ``[B, in_features]`` and ``groups`` is ``[B]`` integer (no device sync)."""
         if x.dim() != 2 or x.shape[1] != self.in_features:
             raise ValueError(
                 f"{type(self).__name__} expects `{name}` of shape [B, {self.in_features}] "
                 f"(in_features={self.in_features}), got {tuple(x.shape)}."
             )
-        if s.dim() != 1 or s.shape[0] != x.shape[0]:
+        if groups.dim() != 1 or groups.shape[0] != x.shape[0]:
             raise ValueError(
-                f"{type(self).__name__} expects `s` of shape [{x.shape[0]}] (one group index "
-                f"per row of `{name}`), got {tuple(s.shape)}."
+                f"{type(self).__name__} expects `groups` of shape [{x.shape[0]}] (one group index "
+                f"per row of `{name}`), got {tuple(groups.shape)}."
             )
-        if s.is_floating_point() or s.is_complex():
-            raise ValueError(f"`s` must hold integer group indices, got dtype {s.dtype}.")
+        if groups.is_floating_point() or groups.is_complex():
+            raise ValueError(f"`groups` must hold integer group indices, got dtype {groups.dtype}.")
 
     def extra_repr(self) -> str:
         """Summarize the configuration for ``repr``."""
@@ -124,11 +124,11 @@ def _all_reduce_sum(x: Tensor) -> Tensor:
         return all_reduce(x, op=dist.ReduceOp.SUM)
 
 
-def _all_gather_rows(probs: Tensor, s: Tensor) -> tuple[Tensor, Tensor]:
+def _all_gather_rows(probs: Tensor, groups: Tensor) -> tuple[Tensor, Tensor]:
     """Concatenate every rank's rows (ranks may hold different numbers of rows).
 
     ``probs`` is gathered differentiably (backward: each rank receives the sum over
-    ranks of the gradients of its own rows); ``s`` is gathered without gradient.
+    ranks of the gradients of its own rows); ``groups`` is gathered without gradient.
     """
     from torch.distributed.nn.functional import all_gather
 
@@ -140,7 +140,7 @@ def _all_gather_rows(probs: Tensor, s: Tensor) -> tuple[Tensor, Tensor]:
     pad = max(sizes) - probs.shape[0]
     # Collectives need equal shapes: pad to the largest batch, trim after gathering.
     probs_padded = F.pad(probs, (0, 0, 0, pad))
-    s_padded = F.pad(s, (0, pad))
+    s_padded = F.pad(groups, (0, pad))
     s_list = [torch.empty_like(s_padded) for _ in range(world)]
     dist.all_gather(s_list, s_padded.contiguous())
     with _quiet_collective_deprecation():
@@ -236,8 +236,8 @@ class MutualInformationRegularizer(Regularizer):
         self.base = float(base)
         self.sync_dist = bool(sync_dist)
 
-    def forward(self, output: EncoderOutput, s: Tensor) -> Tensor:
-        """Return the MI (in units of ``base``) between ``output.probs`` and ``s``."""
+    def forward(self, output: EncoderOutput, groups: Tensor) -> Tensor:
+        """Return the MI (in units of ``base``) between ``output.probs`` and ``groups``."""
         probs = output.probs
         if probs is None:
             raise ValueError(
@@ -246,15 +246,15 @@ class MutualInformationRegularizer(Regularizer):
                 "HybridBinaryEncoder or QuantizedBinaryEncoder), or AdversarialRegularizer "
                 "for real-valued codes."
             )
-        self._check_batch(probs, s, "output.probs")
+        self._check_batch(probs, groups, "output.probs")
         distributed = self.sync_dist and self.training and _world_size() > 1
         if self.estimator == "joint":
             if distributed:
-                probs, s = _all_gather_rows(probs, s)
+                probs, groups = _all_gather_rows(probs, groups)
             return joint_mutual_information(
-                probs, s, self.num_groups, base=self.base, max_bits=self.max_bits
+                probs, groups, self.num_groups, base=self.base, max_bits=self.max_bits
             )
-        count, prob_sum = group_statistics(probs, s, self.num_groups)
+        count, prob_sum = group_statistics(probs, groups, self.num_groups)
         if distributed:
             # One collective for both statistics.
             packed = _all_reduce_sum(torch.cat([count[:, None], prob_sum], dim=1))
@@ -276,9 +276,7 @@ class _GradientReversal(torch.autograd.Function):
         return x.view_as(x)
 
     @staticmethod
-    def backward(  # type: ignore[override]
-        ctx: torch.autograd.function.FunctionCtx, grad: Tensor
-    ) -> tuple[Tensor, None]:
+    def backward(ctx: torch.autograd.function.FunctionCtx, grad: Tensor) -> tuple[Tensor, None]:
         return -ctx.strength * grad, None  # type: ignore[attr-defined]
 
 
@@ -367,20 +365,20 @@ class AdversarialRegularizer(Regularizer):
         self.adversary = nn.Sequential(*body, nn.Linear(width, num_groups))
         self.reversal_strength = float(reversal_strength)
 
-    def forward(self, output: EncoderOutput, s: Tensor) -> Tensor:
+    def forward(self, output: EncoderOutput, groups: Tensor) -> Tensor:
         """Return the adversary's mean cross-entropy (nats) on ``output.code``."""
         code = output.code
-        self._check_batch(code, s, "output.code")
+        self._check_batch(code, groups, "output.code")
         if code.shape[0] == 0:
             return code.sum() * 0.0
         # One sync: an out-of-range target would otherwise be a device-side assert on CUDA.
-        if bool(((s < 0) | (s >= self.num_groups)).any()):
+        if bool(((groups < 0) | (groups >= self.num_groups)).any()):
             raise ValueError(
-                f"`s` must lie in [0, num_groups={self.num_groups}), got values in "
-                f"[{int(s.min())}, {int(s.max())}]."
+                f"`groups` must lie in [0, num_groups={self.num_groups}), got values in "
+                f"[{int(groups.min())}, {int(groups.max())}]."
             )
         logits = self.adversary(gradient_reversal(code, self.reversal_strength))
-        return F.cross_entropy(logits, s.long())
+        return F.cross_entropy(logits, groups.long())
 
     def extra_repr(self) -> str:
         """Summarize the configuration for ``repr``."""
@@ -402,6 +400,6 @@ class NoRegularizer(Regularizer):
         tensor(0.)
     """
 
-    def forward(self, output: EncoderOutput, s: Tensor) -> Tensor:
+    def forward(self, output: EncoderOutput, groups: Tensor) -> Tensor:
         """Return a zero scalar connected to ``output.code``."""
         return output.code.sum() * 0.0

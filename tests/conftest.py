@@ -1,8 +1,26 @@
-"""Shared test set-up: every test in a temporary folder, and a clean repository afterwards."""
+"""Shared test set-up and fixtures.
 
+* Every test runs in its own temporary folder, and the session fails if a test left anything
+  in the repository root.
+* ``tiny_trainer``: a quiet, single-process CPU :class:`pytorch_lightning.Trainer` writing into
+  the test's ``tmp_path``.
+* ``quiet_args``: the command-line options that silence a ``fairlit`` run (no progress bar,
+  no model summary).
+* ``gloo_ranks``: run a function on two (or more) CPU processes joined by a gloo process
+  group, and collect what each rank returns.
+"""
+
+import os
+from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+import pytorch_lightning as pl
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
 
 ROOT = Path(__file__).resolve().parents[1]
 # Caches the tools themselves keep in the working tree (all git-ignored).
@@ -41,3 +59,87 @@ def _work_in_a_temporary_folder(tmp_path, monkeypatch):
     repository. Tests name repository files by absolute path.
     """
     monkeypatch.chdir(tmp_path)
+
+
+# -- a tiny trainer -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def tiny_trainer(tmp_path: Path) -> Callable[..., pl.Trainer]:
+    """A factory of quiet CPU trainers: one epoch, no logger, checkpoint, bar or summary.
+
+    Keyword arguments override the defaults, e.g. ``tiny_trainer(max_steps=1, logger=...)``.
+    """
+
+    def make(**overrides: Any) -> pl.Trainer:
+        options: dict[str, Any] = {
+            "accelerator": "cpu",
+            "devices": 1,
+            "max_epochs": 1,
+            "default_root_dir": tmp_path,
+            "logger": False,
+            "enable_checkpointing": False,
+            "enable_progress_bar": False,
+            "enable_model_summary": False,
+        }
+        options.update(overrides)
+        return pl.Trainer(**options)
+
+    return make
+
+
+# -- quiet command-line runs ----------------------------------------------------------------------
+
+QUIET_ARGS = ("--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false")
+
+
+@pytest.fixture
+def quiet_args() -> list[str]:
+    """Options that silence a ``fairlit`` command (a fresh list: tests may extend it)."""
+    return list(QUIET_ARGS)
+
+
+# -- a gloo process group on CPU ------------------------------------------------------------------
+
+
+def _gloo_rank(
+    rank: int, world_size: int, folder: str, fn: Callable[..., Any], args: tuple[Any, ...]
+) -> None:
+    torch.set_num_threads(1)
+    # A collective that one rank never joins fails after a minute instead of hanging.
+    dist.init_process_group(
+        "gloo",
+        init_method=f"file://{folder}/store",
+        rank=rank,
+        world_size=world_size,
+        timeout=timedelta(seconds=60),
+    )
+    try:
+        torch.save(fn(rank, world_size, *args), os.path.join(folder, f"rank{rank}.pt"))
+        # No rank tears down its connections while another is still inside a collective.
+        dist.barrier()
+    finally:
+        dist.destroy_process_group()
+    # Skip interpreter finalization: gloo's C++ teardown at exit occasionally aborts
+    # ("terminate called without an active exception") after all the work is saved.
+    os._exit(0)
+
+
+@pytest.fixture
+def gloo_ranks(tmp_path: Path) -> Callable[..., list[Any]]:
+    """Run ``fn(rank, world_size, *args)`` on ``world_size`` gloo processes (default 2).
+
+    ``fn`` and ``args`` must be picklable (a module-level function); each rank's return value
+    comes back through ``torch.save``, in rank order. An exception on a rank fails the test
+    with that rank's traceback.
+    """
+
+    def run(fn: Callable[..., Any], *args: Any, world_size: int = 2) -> list[Any]:
+        folder = tmp_path / "gloo"
+        folder.mkdir(exist_ok=True)
+        for old in folder.iterdir():
+            old.unlink()
+        mp.spawn(_gloo_rank, args=(world_size, str(folder), fn, args), nprocs=world_size)
+        return [torch.load(folder / f"rank{r}.pt", weights_only=False) for r in range(world_size)]
+
+    return run

@@ -65,20 +65,16 @@ def loader() -> DataLoader:
     return DataLoader(TensorDataset(torch.randn(8, 2)), batch_size=4)
 
 
-def make_trainer(tmp_path: Path, report: FairnessReport, **kwargs: Any) -> pl.Trainer:
+def make_trainer(tiny_trainer, report: FairnessReport, **kwargs: Any) -> pl.Trainer:
+    """The shared tiny trainer with ``report``, two epochs, a sanity check and a logger."""
     options: dict[str, Any] = {
-        "accelerator": "cpu",
-        "devices": 1,
         "max_epochs": 2,
-        "default_root_dir": tmp_path,
-        "enable_progress_bar": False,
-        "enable_model_summary": False,
-        "enable_checkpointing": False,
+        "logger": True,
         "callbacks": [report],
         "num_sanity_val_steps": 1,
     }
     options.update(kwargs)
-    return pl.Trainer(**options)
+    return tiny_trainer(**options)
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
@@ -91,10 +87,10 @@ def table_lines(out: str) -> list[str]:
 
 
 def test_report_prints_header_once_and_one_row_per_epoch(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], tiny_trainer
 ) -> None:
     report = FairnessReport()
-    trainer = make_trainer(tmp_path, report)
+    trainer = make_trainer(tiny_trainer, report)
     model = ToyModule()
     trainer.fit(model, loader(), loader())
     lines = table_lines(capsys.readouterr().out)
@@ -127,12 +123,12 @@ def test_report_prints_header_once_and_one_row_per_epoch(
 
 
 def test_report_reads_values_logged_at_epoch_end_and_missing_keys(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], tiny_trainer
 ) -> None:
     # dp_difference and mi_bits are logged in on_validation_epoch_end; auc is never logged
     keys = ("accuracy", "dp_difference", "mi_bits", "loss")
     model = ToyModule(keys=keys, at_epoch_end=("dp_difference", "mi_bits"))
-    trainer = make_trainer(tmp_path, FairnessReport(), logger=False)
+    trainer = make_trainer(tiny_trainer, FairnessReport(), logger=False)
     trainer.fit(model, loader(), loader())
     lines = table_lines(capsys.readouterr().out)
     assert lines[0].split() == ["stage", "epoch", "accuracy", "ΔDP", "MI(plug)", "loss"]
@@ -146,10 +142,10 @@ def test_report_reads_values_logged_at_epoch_end_and_missing_keys(
 
 
 def test_report_custom_columns_and_no_csv(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], tiny_trainer
 ) -> None:
     report = FairnessReport(columns={"dp_difference": "dDP", "loss": "L"}, filename=None)
-    trainer = make_trainer(tmp_path, report, max_epochs=1, logger=False)
+    trainer = make_trainer(tiny_trainer, report, max_epochs=1, logger=False)
     trainer.fit(ToyModule(), loader(), loader())
     lines = table_lines(capsys.readouterr().out)
     assert lines[0].split() == ["stage", "epoch", "dDP", "L"]
@@ -159,9 +155,9 @@ def test_report_custom_columns_and_no_csv(
 
 
 def test_report_prints_nothing_without_matching_keys(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], tiny_trainer
 ) -> None:
-    trainer = make_trainer(tmp_path, FairnessReport(columns={"unknown": "U"}), max_epochs=1)
+    trainer = make_trainer(tiny_trainer, FairnessReport(columns={"unknown": "U"}), max_epochs=1)
     trainer.fit(ToyModule(), loader(), loader())
     assert table_lines(capsys.readouterr().out) == []
 
@@ -183,21 +179,23 @@ class CheckpointedToy(ToyModule):
 
 
 def test_test_row_names_the_epoch_of_the_tested_weights(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], tiny_trainer
 ) -> None:
     # Three epochs, checkpoint after the second (index 1): rows count epochs like the val rows
     # and the checkpoint file name do.
     checkpoint = pl.callbacks.ModelCheckpoint(dirpath=tmp_path / "ckpt", save_top_k=-1)
-    trainer = make_trainer(tmp_path, FairnessReport(), max_epochs=3, enable_checkpointing=True)
+    trainer = make_trainer(tiny_trainer, FairnessReport(), max_epochs=3, enable_checkpointing=True)
     trainer.callbacks.append(checkpoint)
     model = CheckpointedToy()
     trainer.fit(model, loader(), loader())
     trainer.test(model, loader(), verbose=False)  # the weights in memory: last epoch, index 2
     second = next((tmp_path / "ckpt").glob("epoch=1-*.ckpt"))
     trainer.test(model, loader(), ckpt_path=str(second), verbose=False)
-    fresh = make_trainer(tmp_path / "fresh", FairnessReport())
+    fresh = make_trainer(tiny_trainer, FairnessReport(), default_root_dir=tmp_path / "fresh")
     fresh.test(CheckpointedToy(), loader(), ckpt_path=str(second), verbose=False)
-    fresh_unknown = make_trainer(tmp_path / "unknown", FairnessReport())
+    fresh_unknown = make_trainer(
+        tiny_trainer, FairnessReport(), default_root_dir=tmp_path / "unknown"
+    )
     fresh_unknown.test(ToyModule(), loader(), verbose=False)  # never trained, nothing loaded
     tests = [
         line.split()[1] for line in table_lines(capsys.readouterr().out) if line.startswith("test ")

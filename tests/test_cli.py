@@ -19,11 +19,12 @@ EXTRA_ARGS = {
     ]
 }
 VARIANT_BASE = {"conv_full_precision": "biased_digits.yaml"}
-QUIET = [
-    "--trainer.enable_progress_bar=false",
-    "--trainer.enable_model_summary=false",
-    "--trainer.check_val_every_n_epoch=1",
-]
+
+
+@pytest.fixture
+def quiet_args(quiet_args):
+    """The shared quiet options, and this file's own."""
+    return [*quiet_args, "--trainer.check_val_every_n_epoch=1"]
 
 
 def test_every_config_is_tested():
@@ -58,7 +59,7 @@ COMBINATIONS = [
 
 
 @pytest.mark.parametrize(("dataset", "variant"), COMBINATIONS, ids=lambda v: v)
-def test_every_model_runs_on_every_dataset(dataset, variant, tmp_path, monkeypatch):
+def test_every_model_runs_on_every_dataset(dataset, variant, tmp_path, monkeypatch, quiet_args):
     monkeypatch.chdir(tmp_path)
     extra = EXTRA_ARGS.get(dataset, [])
     config = str(CONFIGS / f"{dataset}.yaml")
@@ -75,7 +76,7 @@ def test_every_model_runs_on_every_dataset(dataset, variant, tmp_path, monkeypat
             *overlay,
             *extra,
             "--trainer.fast_dev_run=true",
-            *QUIET,
+            *quiet_args,
         ]
     )
 
@@ -123,9 +124,11 @@ def test_module_help_and_version():
     assert "--trainer" in out.stdout
 
 
-def test_fit_then_load_from_checkpoint_predicts_identically(tmp_path, monkeypatch, capsys):
+def test_fit_then_load_from_checkpoint_predicts_identically(
+    tmp_path, monkeypatch, capsys, quiet_args
+):
     monkeypatch.chdir(tmp_path)
-    main(["fit", "--config", str(CONFIGS / "german.yaml"), "--trainer.max_epochs=1", *QUIET])
+    main(["fit", "--config", str(CONFIGS / "german.yaml"), "--trainer.max_epochs=1", *quiet_args])
     out = capsys.readouterr().out
     assert "fairlit: checkpoint:" in out and "fairlit: logs:" in out
     [ckpt] = list(tmp_path.glob("lightning_logs/german/version_0/checkpoints/*.ckpt"))
@@ -233,25 +236,25 @@ def test_model_help_lists_fairlit_components_only(capsys):
     assert len(text.splitlines()) < 250
 
 
-def test_predict_writes_predictions_that_match_the_test_metrics(tmp_path, capsys):
+def test_predict_writes_predictions_that_match_the_test_metrics(tmp_path, capsys, quiet_args):
     import shlex
 
     import pandas as pd
 
     german = str(CONFIGS / "german.yaml")
-    main(["fit", "--config", german, "--trainer.max_epochs=2", *QUIET])
+    main(["fit", "--config", german, "--trainer.max_epochs=2", *quiet_args])
     printed = capsys.readouterr().out
     [predict] = [line for line in printed.splitlines() if "predict with:" in line]
     command = shlex.split(predict.split("predict with:", 1)[1])
     assert command[:2] == ["fairlit", "predict"] and "<" not in predict  # pasteable
     # It names the run's own resolved config.yaml, which holds every option of the run.
     assert command[command.index("--config") + 1].endswith("version_0/config.yaml")
-    main([*command[1:], *QUIET])
+    main([*command[1:], *quiet_args])
     out = capsys.readouterr().out.splitlines()
     [line] = [text for text in out if "fairlit: predictions:" in text]
     frame = pd.read_csv(line.split("fairlit: predictions:", 1)[1].strip())
     ckpt = command[command.index("--ckpt_path") + 1]
-    main(["test", "--config", german, "--ckpt_path", ckpt, *QUIET])
+    main(["test", "--config", german, "--ckpt_path", ckpt, *quiet_args])
     [metrics] = sorted(tmp_path.glob("lightning_logs/german/version_*/metrics.csv"))[-1:]
     tested = pd.read_csv(metrics).dropna(subset=["test/accuracy"]).iloc[-1]
     assert list(frame.columns[:5]) == ["row", "y_prob", "y_pred", "y", "s"]
@@ -274,14 +277,14 @@ def test_logs_and_checkpoints_follow_default_root_dir(tmp_path):
     assert not (tmp_path / "lightning_logs").exists()  # nothing in the working directory
 
 
-def test_command_line_model_options_win_over_the_checkpoint(tmp_path):
+def test_command_line_model_options_win_over_the_checkpoint(tmp_path, quiet_args):
     import pandas as pd
 
     german = str(CONFIGS / "german.yaml")
-    main(["fit", "--config", german, "--trainer.max_epochs=2", *QUIET])
+    main(["fit", "--config", german, "--trainer.max_epochs=2", *quiet_args])
     [ckpt] = list(tmp_path.glob("lightning_logs/german/version_0/checkpoints/*.ckpt"))
-    main(["test", "--config", german, f"--ckpt_path={ckpt}", *QUIET])
-    main(["test", "--config", german, f"--ckpt_path={ckpt}", *QUIET,
+    main(["test", "--config", german, f"--ckpt_path={ckpt}", *quiet_args])
+    main(["test", "--config", german, f"--ckpt_path={ckpt}", *quiet_args,
           "--model.init_args.prediction_samples=1"])  # fmt: skip
     runs = [tmp_path / "lightning_logs" / "german" / f"version_{i}" for i in (1, 2)]
     assert "prediction_samples: 32" in (runs[0] / "hparams.yaml").read_text()

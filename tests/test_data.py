@@ -14,7 +14,7 @@ from fairlit.data import (
     CSVDataModule,
     DataFileError,
     GermanDataModule,
-    TabularDataset,
+    TensorSplit,
     load_adult,
     load_compas,
     load_german,
@@ -273,7 +273,7 @@ def test_batches_are_named_and_cover_each_row_once():
 
 
 def test_loader_shards_for_data_parallel():
-    ds = TabularDataset(torch.arange(11.0)[:, None], torch.zeros(11), torch.zeros(11))
+    ds = TensorSplit(torch.arange(11.0)[:, None], torch.zeros(11), torch.zeros(11))
     train = [BatchLoader(ds, 4, shuffle=True, seed=1, num_replicas=2, rank=r) for r in range(2)]
     for loader in train:
         loader.sampler.set_epoch(0)
@@ -406,9 +406,8 @@ def _color_csv(path, colors, shift=0.0, rows=60):
     return str(path)
 
 
-def test_scoring_data_gets_the_training_preprocessing_from_the_checkpoint(tmp_path):
+def test_scoring_data_gets_the_training_preprocessing_from_the_checkpoint(tmp_path, tiny_trainer):
     import numpy as np
-    import pytorch_lightning as pl
 
     from fairlit.data import CSVDataModule
     from fairlit.data.resources import DataFileError
@@ -418,17 +417,14 @@ def test_scoring_data_gets_the_training_preprocessing_from_the_checkpoint(tmp_pa
     train = CSVDataModule(_color_csv(tmp_path / "train.csv", ["blue", "red"]), "label", "sex",
                           batch_size=16, test_fraction=0.25)  # fmt: skip
     model = FairRepresentationModel(HybridBinaryEncoder(train.num_features, 4))
-    trainer = pl.Trainer(max_epochs=1, logger=False, enable_progress_bar=False,
-                         enable_model_summary=False, default_root_dir=tmp_path)  # fmt: skip
+    trainer = tiny_trainer()
     trainer.fit(model, datamodule=train)
     ckpt = tmp_path / "model.ckpt"
     trainer.save_checkpoint(ckpt)
     # Same columns and categories, other values: the training scaler, not one refitted.
     shifted = CSVDataModule(_color_csv(tmp_path / "score.csv", ["blue", "red"], shift=30.0),
                             "label", "sex", batch_size=16, test_fraction=0.25)  # fmt: skip
-    pl.Trainer(logger=False, enable_progress_bar=False).predict(
-        model, datamodule=shifted, ckpt_path=ckpt
-    )
+    tiny_trainer().predict(model, datamodule=shifted, ckpt_path=ckpt)
     np.testing.assert_allclose(shifted.feature_mean, train.feature_mean)
     np.testing.assert_allclose(shifted.feature_std, train.feature_std)
     assert shifted.state_dict() == train.state_dict()
@@ -437,14 +433,11 @@ def test_scoring_data_gets_the_training_preprocessing_from_the_checkpoint(tmp_pa
     green = CSVDataModule(_color_csv(tmp_path / "green.csv", ["green", "red"]), "label", "sex",
                           batch_size=16, test_fraction=0.25)  # fmt: skip
     with pytest.raises(DataFileError, match=r"color.*green"):
-        pl.Trainer(logger=False, enable_progress_bar=False).predict(
-            model, datamodule=green, ckpt_path=ckpt
-        )
+        tiny_trainer().predict(model, datamodule=green, ckpt_path=ckpt)
 
 
-def test_predict_on_a_new_csv_scores_every_row_like_the_training_file(tmp_path):
+def test_predict_on_a_new_csv_scores_every_row_like_the_training_file(tmp_path, tiny_trainer):
     import pandas as pd
-    import pytorch_lightning as pl
 
     from fairlit.data import CSVDataModule
     from fairlit.models import FairRepresentationModel
@@ -455,17 +448,14 @@ def test_predict_on_a_new_csv_scores_every_row_like_the_training_file(tmp_path):
     model = FairRepresentationModel(
         HybridBinaryEncoder(train.num_features, 4, inference="threshold")
     )
-    trainer = pl.Trainer(max_epochs=1, logger=False, enable_progress_bar=False,
-                         enable_model_summary=False, default_root_dir=tmp_path)  # fmt: skip
+    trainer = tiny_trainer()
     trainer.fit(model, datamodule=train)
     ckpt = tmp_path / "model.ckpt"
     trainer.save_checkpoint(ckpt)
 
     def scores(path):
         dm = CSVDataModule(path, "label", "sex", batch_size=7, test_fraction=0.25)
-        out = pl.Trainer(logger=False, enable_progress_bar=False).predict(
-            model, datamodule=dm, ckpt_path=ckpt
-        )
+        out = tiny_trainer().predict(model, datamodule=dm, ckpt_path=ckpt)
         return torch.cat([b["y_prob"] for b in out])
 
     everything = scores(source)

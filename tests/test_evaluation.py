@@ -5,7 +5,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import pytorch_lightning as pl
 import torch
 from sklearn.metrics import recall_score
 from torchmetrics.classification import BinaryRecall
@@ -19,20 +18,14 @@ from fairlit.nn import FullPrecisionEncoder, HybridBinaryEncoder
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 
-def test_an_extra_metric_is_logged_and_matches_sklearn():
+def test_an_extra_metric_is_logged_and_matches_sklearn(tiny_trainer):
     torch.manual_seed(0)
     dm = GermanDataModule()
     encoder = HybridBinaryEncoder(dm.num_features, 8, inference="threshold")
     model = FairRepresentationModel(
         encoder, evaluator=partial(Evaluator, extra_metrics={"recall": BinaryRecall()})
     )
-    trainer = pl.Trainer(
-        max_epochs=1,
-        logger=False,
-        enable_progress_bar=False,
-        enable_checkpointing=False,
-        enable_model_summary=False,
-    )
+    trainer = tiny_trainer()
     trainer.fit(model, datamodule=dm)
     [result] = trainer.validate(model, datamodule=dm, verbose=False)
     model.eval()

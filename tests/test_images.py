@@ -32,7 +32,6 @@ from fairlit.probes import encode_dataset
 
 FAKE = Path(__file__).parent / "fake_mnist"
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
-QUIET = ["--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false"]
 FOUR_FILES = [name for pair in MNIST_FILES.values() for name in pair]
 
 
@@ -368,7 +367,7 @@ def test_multiclass_dp_edge_cases():
     metric.update(torch.tensor([[0.1, 0.8, 0.1]]), None, torch.tensor([0]))
     assert metric.compute().item() == 1.0  # groups 1 and 3 absent: ignored
     stats = multiclass_prediction_statistics(torch.tensor([2, 2, 0]), torch.tensor([1, 1, 0]), 3, 2)
-    assert stats.count.tolist() == [1.0, 2.0]
+    assert stats.group_size.tolist() == [1.0, 2.0]
     assert stats.predicted.tolist() == [[1.0, 0.0, 0.0], [0.0, 0.0, 2.0]]
     with pytest.raises(ValueError, match="num_classes=3 columns"):
         metric.update(torch.rand(2, 4), None, torch.tensor([0, 1]))
@@ -395,7 +394,7 @@ def test_digits_config_links_shapes():
     assert isinstance(cli.model.encoder, ConvBinaryEncoder)
 
 
-def test_digits_config_fast_dev_run(tmp_path, monkeypatch):
+def test_digits_config_fast_dev_run(tmp_path, monkeypatch, quiet_args):
     monkeypatch.chdir(tmp_path)
     main(
         [
@@ -403,22 +402,22 @@ def test_digits_config_fast_dev_run(tmp_path, monkeypatch):
             "--config",
             str(CONFIGS / "biased_digits.yaml"),
             "--trainer.fast_dev_run=true",
-            *QUIET,
+            *quiet_args,
         ]
     )
 
 
-def test_digits_config_with_full_precision_baseline(tmp_path, monkeypatch):
+def test_digits_config_with_full_precision_baseline(tmp_path, monkeypatch, quiet_args):
     monkeypatch.chdir(tmp_path)
     main(["fit", "--config", str(CONFIGS / "biased_digits.yaml"),
           "--config", str(CONFIGS / "model" / "conv_full_precision.yaml"),
-          "--trainer.fast_dev_run=true", *QUIET])  # fmt: skip
+          "--trainer.fast_dev_run=true", *quiet_args])  # fmt: skip
 
 
-def test_mnist_config_fast_dev_run_on_fake_files(tmp_path, monkeypatch):
+def test_mnist_config_fast_dev_run_on_fake_files(tmp_path, monkeypatch, quiet_args):
     monkeypatch.chdir(tmp_path)
     main(["fit", "--config", str(CONFIGS / "biased_mnist.yaml"), f"--data.init_args.root={FAKE}",
-          "--data.init_args.val_fraction=0.25", "--trainer.fast_dev_run=true", *QUIET])  # fmt: skip
+          "--data.init_args.val_fraction=0.25", "--trainer.fast_dev_run=true", *quiet_args])  # fmt: skip
 
 
 def test_mnist_config_needs_root(capsys):
@@ -439,9 +438,9 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
-def _unbiased_test_accuracy(gamma: float, seed: int) -> float:
+def _unbiased_test_accuracy(quiet: list[str], gamma: float, seed: int) -> float:
     cli = build_cli([
-        "--config", str(CONFIGS / "biased_digits.yaml"), *QUIET,
+        "--config", str(CONFIGS / "biased_digits.yaml"), *quiet,
         "--trainer.enable_checkpointing=false", "--trainer.logger=false", "--trainer.callbacks=[]",
         f"--model.init_args.gamma={gamma}", "--data.init_args.rho=0.99",
         f"--seed_everything={seed}", f"--data.init_args.seed={seed}",
@@ -452,14 +451,16 @@ def _unbiased_test_accuracy(gamma: float, seed: int) -> float:
 
 
 @pytest.mark.slow
-def test_sqnn_beats_the_colour_shortcut_on_biased_digits(one_thread, tmp_path, monkeypatch):
+def test_sqnn_beats_the_colour_shortcut_on_biased_digits(
+    one_thread, tmp_path, monkeypatch, quiet_args
+):
     """rho = 0.99: the unregularized network learns the colour (test accuracy near chance,
     0.113 mean over seeds 0-2 when measured); SQNN with gamma = 0.05 learns some shape (0.188).
     See benchmarks/biased_digits.py for the full grid."""
     monkeypatch.chdir(tmp_path)  # LightningCLI writes config.yaml into the working folder
     seeds = (0, 1, 2)
-    plain = [_unbiased_test_accuracy(0.0, seed) for seed in seeds]
-    sqnn = [_unbiased_test_accuracy(0.05, seed) for seed in seeds]
+    plain = [_unbiased_test_accuracy(quiet_args, 0.0, seed) for seed in seeds]
+    sqnn = [_unbiased_test_accuracy(quiet_args, 0.05, seed) for seed in seeds]
     print(f"unbiased test accuracy, gamma 0: {plain}; gamma 0.05: {sqnn}")
     assert all(s > p for s, p in zip(sqnn, plain, strict=True)), (plain, sqnn)
     assert np.mean(sqnn) > np.mean(plain) + 0.04, (plain, sqnn)

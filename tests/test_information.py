@@ -121,8 +121,8 @@ def test_group_statistics_values_and_statistics_version():
     probs, s = hand_fixture()
     stats = group_statistics(probs, s)
     assert isinstance(stats, GroupStatistics)
-    assert stats.count.dtype == probs.dtype
-    assert stats.count.tolist() == [4.0, 6.0]
+    assert stats.group_size.dtype == probs.dtype
+    assert stats.group_size.tolist() == [4.0, 6.0]
     expected = torch.tensor([[2.0] * 5, [4.8] * 5], dtype=torch.float64)
     torch.testing.assert_close(stats.prob_sum, expected)
     from_stats = factorized_mutual_information_from_statistics(*stats)
@@ -134,10 +134,10 @@ def test_statistics_are_additive_over_batches():
     probs, s = torch.tensor(probs), torch.tensor(s)
     whole = group_statistics(probs, s, num_groups=3)
     a, b = group_statistics(probs[:17], s[:17], 3), group_statistics(probs[17:], s[17:], 3)
-    torch.testing.assert_close(a.count + b.count, whole.count)
+    torch.testing.assert_close(a.group_size + b.group_size, whole.group_size)
     torch.testing.assert_close(a.prob_sum + b.prob_sum, whole.prob_sum)
     merged = factorized_mutual_information_from_statistics(
-        a.count + b.count, a.prob_sum + b.prob_sum
+        a.group_size + b.group_size, a.prob_sum + b.prob_sum
     )
     torch.testing.assert_close(merged, factorized_mutual_information(probs, s))
 
@@ -316,7 +316,7 @@ def test_shape_errors(fn):
         fn(torch.rand(4, 2), torch.tensor([0, 1, 0]))
     with pytest.raises(ValueError, match="must be 2-D"):
         fn(torch.rand(4), torch.tensor([0, 1, 0, 1]))
-    with pytest.raises(ValueError, match="s must be 1-D"):
+    with pytest.raises(ValueError, match="groups must be 1-D"):
         fn(torch.rand(4, 2), torch.tensor([[0, 1, 0, 1]]))
     with pytest.raises(ValueError, match="integer"):
         fn(torch.rand(4, 2), torch.tensor([0.0, 1.0, 0.0, 1.0]))
@@ -324,9 +324,9 @@ def test_shape_errors(fn):
 
 @pytest.mark.parametrize("fn", [*MI_FUNCTIONS, plugin_mutual_information, group_statistics])
 def test_group_index_out_of_range(fn):
-    with pytest.raises(ValueError, match=r"s must lie in \[0, num_groups=2\)"):
+    with pytest.raises(ValueError, match=r"groups must lie in \[0, num_groups=2\)"):
         fn(torch.rand(3, 2), torch.tensor([0, 1, 2]), num_groups=2)
-    with pytest.raises(ValueError, match="s must lie in"):
+    with pytest.raises(ValueError, match="groups must lie in"):
         fn(torch.rand(3, 2), torch.tensor([0, -1, 1]))
 
 

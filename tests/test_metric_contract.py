@@ -164,3 +164,35 @@ def test_metric_contract(name):
     values = empty.values() if isinstance(empty, dict) else [empty]
     assert all(bool(torch.isfinite(v).all()) for v in values)
     assert np.isfinite(float(case.make().compute()) if not isinstance(empty, dict) else 0.0)
+
+
+# The split rows of each two-rank run: uneven halves, and rank 1 holding no row at all.
+RANK_SPLITS = {"uneven": 40, "rank1_empty": ROWS}
+
+
+def _synced_values(rank: int, world_size: int) -> dict[tuple[str, str], object]:
+    """Each metric's synced value on this rank, for every split in ``RANK_SPLITS``."""
+    data, values = _data(), {}
+    for name, case in CASES.items():
+        for label, split in RANK_SPLITS.items():
+            metric = case.make()
+            rows = slice(0, split) if rank == 0 else slice(split, ROWS)
+            if rows.stop > rows.start:
+                metric.update(*case.inputs(data, rows))
+            values[name, label] = metric.compute()
+    return values
+
+
+@pytest.mark.ddp
+def test_metric_contract_on_two_ranks(gloo_ranks):
+    """Two gloo ranks, with uneven parts or with one rank empty, give the one-process value."""
+    data = _data()
+    for rank, values in enumerate(gloo_ranks(_synced_values)):
+        for name, case in CASES.items():
+            whole = case.make()
+            whole.update(*case.inputs(data, slice(None)))
+            for label in RANK_SPLITS:
+                try:
+                    _close(values[name, label], whole.compute())
+                except AssertionError as error:
+                    raise AssertionError(f"{name}, {label}, rank {rank}: {error}") from None

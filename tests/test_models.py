@@ -1,12 +1,11 @@
 import math
 
 import pytest
-import pytorch_lightning as pl
 import torch
 from fairlearn.metrics import demographic_parity_difference as fairlearn_dp
 from sklearn.metrics import mutual_info_score
 
-from fairlit.data import BatchLoader, GermanDataModule, TabularDataset
+from fairlit.data import BatchLoader, GermanDataModule, TensorSplit
 from fairlit.models import FairRepresentationModel, NonFiniteLossError
 from fairlit.nn import FullPrecisionEncoder, HybridBinaryEncoder, TaskHead
 from fairlit.regularizers import MutualInformationRegularizer
@@ -73,16 +72,9 @@ def test_head_factory_receives_code_width_and_classes():
     assert seen == {"width": 7, "classes": 3}
 
 
-def _fit_one_step(model, batch):
-    trainer = pl.Trainer(
-        max_steps=1,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-    )
+def _fit_one_step(trainer, model, batch):
     trainer.fit(
-        model, train_dataloaders=BatchLoader(TabularDataset(batch["x"], batch["y"], batch["s"]), 8)
+        model, train_dataloaders=BatchLoader(TensorSplit(batch["x"], batch["y"], batch["s"]), 8)
     )
 
 
@@ -95,21 +87,21 @@ class _InfiniteHead(torch.nn.Module):
         return self.linear(code).squeeze(-1) * float("inf")
 
 
-def test_non_finite_loss_stops_training_with_the_step_and_term():
+def test_non_finite_loss_stops_training_with_the_step_and_term(tiny_trainer):
     model = FairRepresentationModel(
         HybridBinaryEncoder(in_features=5, out_features=6), head=_InfiniteHead
     )
     with pytest.raises(
         NonFiniteLossError, match=r"global step 0 .*non-finite term\(s\): \['task_loss'\]"
     ):
-        _fit_one_step(model, _batch())
+        _fit_one_step(tiny_trainer(max_steps=1), model, _batch())
 
 
-def test_nan_features_are_named():
+def test_nan_features_are_named(tiny_trainer):
     batch = _batch()
     batch["x"][0, 0] = float("nan")
     with pytest.raises(NonFiniteLossError, match=r"input features `x` of batch 0 .*NaN or inf"):
-        _fit_one_step(_model(), batch)
+        _fit_one_step(tiny_trainer(max_steps=1), _model(), batch)
 
 
 def test_batch_missing_a_group_and_single_row_give_finite_gradients():
@@ -123,20 +115,13 @@ def test_batch_missing_a_group_and_single_row_give_finite_gradients():
         assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
 
 
-def test_validation_logs_the_documented_keys(tmp_path):
+def test_validation_logs_the_documented_keys(tiny_trainer):
     dm = GermanDataModule(batch_size=128)
     model = FairRepresentationModel(
         HybridBinaryEncoder(in_features=dm.num_features, out_features=8),
         regularizer=lambda w, g: MutualInformationRegularizer(w, g),
     )
-    trainer = pl.Trainer(
-        max_epochs=1,
-        default_root_dir=tmp_path,
-        enable_progress_bar=False,
-        logger=False,
-        enable_checkpointing=False,
-        enable_model_summary=False,
-    )
+    trainer = tiny_trainer()
     trainer.fit(model, datamodule=dm)
     keys = set(trainer.callback_metrics)
     for key in (
@@ -172,17 +157,10 @@ def test_validation_logs_the_documented_keys(tmp_path):
     )
 
 
-def test_full_precision_model_logs_no_mi(tmp_path):
+def test_full_precision_model_logs_no_mi(tiny_trainer):
     dm = GermanDataModule(batch_size=256)
     model = FairRepresentationModel(FullPrecisionEncoder(in_features=dm.num_features), gamma=0.0)
-    trainer = pl.Trainer(
-        max_epochs=1,
-        default_root_dir=tmp_path,
-        enable_progress_bar=False,
-        logger=False,
-        enable_checkpointing=False,
-        enable_model_summary=False,
-    )
+    trainer = tiny_trainer()
     results = trainer.test(model, datamodule=dm, verbose=False)[0]
     assert "test/accuracy" in results and "test/mi_bits" not in results
 

@@ -20,7 +20,7 @@ from threadpoolctl import threadpool_limits
 
 import fairlit.probes as probes_module
 from fairlit.callbacks import RepresentationProbe
-from fairlit.data import GermanDataModule, TabularDataset
+from fairlit.data import GermanDataModule, TensorSplit
 from fairlit.models import FairRepresentationModel
 from fairlit.nn import FullPrecisionEncoder, HybridBinaryEncoder
 from fairlit.probes import encode_dataset, probe_representation
@@ -191,10 +191,10 @@ def test_bad_inputs_name_the_problem() -> None:
 # -- encode_dataset ----------------------------------------------------------------------------
 
 
-def make_dataset(rows: int = 300, features: int = 5, seed: int = 0) -> TabularDataset:
+def make_dataset(rows: int = 300, features: int = 5, seed: int = 0) -> TensorSplit:
     generator = torch.Generator().manual_seed(seed)
     x = torch.randn(rows, features, generator=generator)
-    return TabularDataset(x, torch.zeros(rows), torch.zeros(rows))
+    return TensorSplit(x, torch.zeros(rows), torch.zeros(rows))
 
 
 def test_encode_dataset_restores_inference_and_training_mode() -> None:
@@ -260,29 +260,24 @@ def read_metrics(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
-def tiny_trainer(tmp_path: Path, probe: RepresentationProbe) -> pl.Trainer:
-    return pl.Trainer(
-        max_epochs=1,
+def probe_trainer(tiny_trainer, tmp_path: Path, probe: RepresentationProbe) -> pl.Trainer:
+    """The shared tiny trainer with ``probe``, a CSV logger and one validation batch."""
+    return tiny_trainer(
         logger=CSVLogger(tmp_path, name="probe"),
         callbacks=[probe],
-        accelerator="cpu",
-        devices=1,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
         num_sanity_val_steps=0,
         limit_val_batches=1,
     )
 
 
-def test_callback_logs_probe_keys_after_fit_and_test(tmp_path: Path) -> None:
+def test_callback_logs_probe_keys_after_fit_and_test(tmp_path: Path, tiny_trainer) -> None:
     pl.seed_everything(0)
     dm = GermanDataModule(batch_size=100)
     model = FairRepresentationModel(
         HybridBinaryEncoder(dm.num_features, out_features=8, hidden_features=[16])
     )
     probe = RepresentationProbe()
-    trainer = tiny_trainer(tmp_path, probe)
+    trainer = probe_trainer(tiny_trainer, tmp_path, probe)
     trainer.fit(model, datamodule=dm)
     assert [stage for stage, _, _ in probe.history] == ["fit"]
     trainer.test(model, datamodule=dm, verbose=False)
@@ -307,7 +302,9 @@ def test_callback_logs_probe_keys_after_fit_and_test(tmp_path: Path) -> None:
     assert int(probe_rows[-1]["step"]) == trainer.global_step
 
 
-def test_callback_subsamples_training_rows(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_callback_subsamples_training_rows(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, tiny_trainer
+) -> None:
     seen: list[int] = []
 
     def spy(train_codes, *args, **kwargs):
@@ -318,17 +315,17 @@ def test_callback_subsamples_training_rows(monkeypatch: pytest.MonkeyPatch, tmp_
     dm = GermanDataModule()
     model = FairRepresentationModel(HybridBinaryEncoder(dm.num_features, out_features=4))
     probe = RepresentationProbe(max_train_rows=123, on_fit_end=False)
-    trainer = tiny_trainer(tmp_path, probe)
+    trainer = probe_trainer(tiny_trainer, tmp_path, probe)
     trainer.test(model, datamodule=dm, verbose=False)
     assert seen == [123]
     assert probe.history[0][0] == "test"
 
 
-def test_callback_without_datamodule_fails_early(tmp_path: Path) -> None:
+def test_callback_without_datamodule_fails_early(tmp_path: Path, tiny_trainer) -> None:
     dm = GermanDataModule()
     dm.setup("fit")
     model = FairRepresentationModel(HybridBinaryEncoder(dm.num_features, out_features=4))
-    trainer = tiny_trainer(tmp_path, RepresentationProbe())
+    trainer = probe_trainer(tiny_trainer, tmp_path, RepresentationProbe())
     with pytest.raises(ValueError, match="datamodule"):
         trainer.fit(model, train_dataloaders=dm.train_dataloader())
 

@@ -1,13 +1,9 @@
-import datetime
 import inspect
 import math
-import os
-import socket
 
 import pytest
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
 import torch.nn.functional as F
 from torch import nn
 
@@ -101,7 +97,7 @@ def test_mi_shape_checks():
     reg = MutualInformationRegularizer(4, 2)
     with pytest.raises(ValueError, match=r"\[B, 4\]"):
         reg(_out(torch.rand(5, 3)), torch.zeros(5, dtype=torch.long))
-    with pytest.raises(ValueError, match="`s`"):
+    with pytest.raises(ValueError, match="`groups`"):
         reg(_out(torch.rand(5, 4)), torch.zeros(6, dtype=torch.long))
     with pytest.raises(ValueError, match="integer"):
         reg(_out(torch.rand(5, 4)), torch.zeros(5))
@@ -250,59 +246,39 @@ def _penalty_and_grads(x, s, lin, estimator):
     return penalty.detach(), [p.grad.clone() for p in lin.parameters()]
 
 
-def _ddp_worker(rank, world_size, port, result_dir):
-    os.environ["MASTER_ADDR"] = "127.0.0.1"
-    os.environ["MASTER_PORT"] = str(port)
-    torch.set_num_threads(1)
-    # A collective that one rank never joins fails after a minute instead of hanging.
-    dist.init_process_group(
-        "gloo", rank=rank, world_size=world_size, timeout=datetime.timedelta(seconds=60)
-    )
-    try:
-        x, s, lin = _ddp_fixture()
-        start = sum(_SIZES[:rank])
-        rows = slice(start, start + _SIZES[rank])
-        results = {}
-        for estimator in ("factorized", "joint"):
-            penalty, grads = _penalty_and_grads(x[rows], s[rows], lin, estimator)
-            for g in grads:  # what DDP does to parameter gradients
-                dist.all_reduce(g)
-                g /= world_size
-            results[estimator] = (penalty, grads)
-        # sync_dist=False is each rank's own batch, also in training mode.
-        local = MutualInformationRegularizer(4, _NUM_GROUPS, sync_dist=False)
-        results["unsynced"] = local(_out(torch.sigmoid(lin(x[rows])).detach()), s[rows])
-        # Evaluation mode makes no collective: rank 1 calls once more than rank 0, as when
-        # unpadded evaluation shards hold different numbers of batches (this hung before).
-        reg = MutualInformationRegularizer(4, _NUM_GROUPS).eval()
-        probs = torch.sigmoid(lin(x[rows])).detach()
-        results["eval"] = [reg(_out(probs), s[rows]) for _ in range(1 + rank)]
-        torch.save(results, os.path.join(result_dir, f"rank{rank}.pt"))
-        # No rank tears down its connections while another is still inside a collective.
-        dist.barrier()
-    finally:
-        dist.destroy_process_group()
-    # Skip interpreter finalization: gloo's C++ teardown at exit occasionally aborts
-    # ("terminate called without an active exception") after all the work is done and saved.
-    os._exit(0)
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def _ddp_rank(rank, world_size):
+    """One rank's penalties and (all-reduced) gradients, on its own rows of the fixture."""
+    x, s, lin = _ddp_fixture()
+    start = sum(_SIZES[:rank])
+    rows = slice(start, start + _SIZES[rank])
+    results = {}
+    for estimator in ("factorized", "joint"):
+        penalty, grads = _penalty_and_grads(x[rows], s[rows], lin, estimator)
+        for g in grads:  # what DDP does to parameter gradients
+            dist.all_reduce(g)
+            g /= world_size
+        results[estimator] = (penalty, grads)
+    # sync_dist=False is each rank's own batch, also in training mode.
+    local = MutualInformationRegularizer(4, _NUM_GROUPS, sync_dist=False)
+    results["unsynced"] = local(_out(torch.sigmoid(lin(x[rows])).detach()), s[rows])
+    # Evaluation mode makes no collective: rank 1 calls once more than rank 0, as when
+    # unpadded evaluation shards hold different numbers of batches (this hung before).
+    reg = MutualInformationRegularizer(4, _NUM_GROUPS).eval()
+    probs = torch.sigmoid(lin(x[rows])).detach()
+    results["eval"] = [reg(_out(probs), s[rows]) for _ in range(1 + rank)]
+    return results
 
 
 @pytest.mark.ddp
-def test_ddp_global_batch_is_exact(tmp_path):
+def test_ddp_global_batch_is_exact(gloo_ranks):
     world_size = len(_SIZES)
-    mp.spawn(_ddp_worker, args=(world_size, _free_port(), str(tmp_path)), nprocs=world_size)
+    saved_by_rank = gloo_ranks(_ddp_rank, world_size=world_size)
     x, s, lin = _ddp_fixture()
     for estimator in ("factorized", "joint"):
         penalty, grads = _penalty_and_grads(x, s, lin, estimator)
         assert penalty > 0.01  # a non-trivial reference
         for rank in range(world_size):
-            got_penalty, got_grads = torch.load(tmp_path / f"rank{rank}.pt")[estimator]
+            got_penalty, got_grads = saved_by_rank[rank][estimator]
             torch.testing.assert_close(got_penalty, penalty, rtol=0, atol=1e-6)
             for got, ref in zip(got_grads, grads, strict=True):
                 assert ref.abs().max() > 1e-3
@@ -311,7 +287,7 @@ def test_ddp_global_batch_is_exact(tmp_path):
         start = sum(_SIZES[:rank])
         rows = slice(start, start + _SIZES[rank])
         local = factorized_mutual_information(torch.sigmoid(lin(x[rows])), s[rows], _NUM_GROUPS)
-        saved = torch.load(tmp_path / f"rank{rank}.pt")
+        saved = saved_by_rank[rank]
         torch.testing.assert_close(saved["unsynced"], local.detach(), rtol=0, atol=1e-9)
         got = saved["eval"]
         assert len(got) == 1 + rank

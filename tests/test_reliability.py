@@ -19,19 +19,20 @@ from fairlit.nn import HybridBinaryEncoder
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 GERMAN = str(CONFIGS / "german.yaml")
-QUIET = [
-    "--trainer.enable_progress_bar=false",
-    "--trainer.enable_model_summary=false",
-    "--trainer.check_val_every_n_epoch=1",
-]
 
 
-def _fit(root: Path, *extra: str) -> Path:
+@pytest.fixture
+def quiet_args(quiet_args):
+    """The shared quiet options, and this file's own."""
+    return [*quiet_args, "--trainer.check_val_every_n_epoch=1"]
+
+
+def _fit(quiet: list[str], root: Path, *extra: str) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     cwd = os.getcwd()
     os.chdir(root)
     try:
-        main(["fit", "--config", GERMAN, "--test_after_fit=false", *QUIET, *extra])
+        main(["fit", "--config", GERMAN, "--test_after_fit=false", *quiet, *extra])
     finally:
         os.chdir(cwd)
     return root / "lightning_logs" / "german"
@@ -46,9 +47,9 @@ def _only_ckpt(version_dir: Path) -> Path:
     return ckpt
 
 
-def test_same_seed_same_weights_and_metrics(tmp_path):
-    a = _fit(tmp_path / "a", "--trainer.max_epochs=2")
-    b = _fit(tmp_path / "b", "--trainer.max_epochs=2")
+def test_same_seed_same_weights_and_metrics(tmp_path, quiet_args):
+    a = _fit(quiet_args, tmp_path / "a", "--trainer.max_epochs=2")
+    b = _fit(quiet_args, tmp_path / "b", "--trainer.max_epochs=2")
     sa, sb = _state(_only_ckpt(a / "version_0")), _state(_only_ckpt(b / "version_0"))
     assert sa.keys() == sb.keys()
     assert all(torch.equal(sa[k], sb[k]) for k in sa)
@@ -56,17 +57,23 @@ def test_same_seed_same_weights_and_metrics(tmp_path):
     mb = pd.read_csv(b / "version_0" / "metrics.csv")
     pd.testing.assert_frame_equal(ma, mb)
     c = _fit(
-        tmp_path / "c", "--trainer.max_epochs=2", "--seed_everything=1", "--data.init_args.seed=1"
+        quiet_args,
+        tmp_path / "c",
+        "--trainer.max_epochs=2",
+        "--seed_everything=1",
+        "--data.init_args.seed=1",
     )
     sc = _state(_only_ckpt(c / "version_0"))
     assert not all(torch.equal(sa[k], sc[k]) for k in sa)
 
 
-def test_resume_continues_exactly(tmp_path):
-    straight = _fit(tmp_path / "straight", "--trainer.max_epochs=4")
-    half = _fit(tmp_path / "resumed", "--trainer.max_epochs=2")
+def test_resume_continues_exactly(tmp_path, quiet_args):
+    straight = _fit(quiet_args, tmp_path / "straight", "--trainer.max_epochs=4")
+    half = _fit(quiet_args, tmp_path / "resumed", "--trainer.max_epochs=2")
     ckpt = _only_ckpt(half / "version_0")
-    resumed = _fit(tmp_path / "resumed", "--trainer.max_epochs=4", f"--ckpt_path={ckpt}")
+    resumed = _fit(
+        quiet_args, tmp_path / "resumed", "--trainer.max_epochs=4", f"--ckpt_path={ckpt}"
+    )
     s1 = _state(_only_ckpt(straight / "version_0"))
     s2 = _state(_only_ckpt(resumed / "version_1"))
     assert all(torch.equal(s1[k], s2[k]) for k in s1), (
@@ -79,8 +86,8 @@ def test_resume_continues_exactly(tmp_path):
         assert last(m1)[key] == last(m2)[key]
 
 
-def test_checkpoint_from_another_architecture_is_refused_clearly(tmp_path, capsys):
-    run = _fit(tmp_path, "--trainer.max_epochs=1")
+def test_checkpoint_from_another_architecture_is_refused_clearly(tmp_path, capsys, quiet_args):
+    run = _fit(quiet_args, tmp_path, "--trainer.max_epochs=1")
     ckpt = _only_ckpt(run / "version_0")
     dm = GermanDataModule()
     model = FairRepresentationModel(HybridBinaryEncoder(dm.num_features, out_features=10))
@@ -99,7 +106,7 @@ def test_checkpoint_from_another_architecture_is_refused_clearly(tmp_path, capsy
             GERMAN,
             "--model.init_args.encoder.init_args.out_features=10",
             f"--ckpt_path={ckpt}",
-            *QUIET,
+            *quiet_args,
         ]
     )
     # The test ran with the checkpoint's 20 neurons, not the command line's 10, and said so.
@@ -113,7 +120,7 @@ def test_checkpoint_from_another_architecture_is_refused_clearly(tmp_path, capsy
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_interrupted_run_keeps_checkpoint_and_logs(tmp_path, sig):
+def test_interrupted_run_keeps_checkpoint_and_logs(tmp_path, sig, quiet_args):
     cmd = [
         sys.executable,
         "-m",
@@ -123,7 +130,7 @@ def test_interrupted_run_keeps_checkpoint_and_logs(tmp_path, sig):
         GERMAN,
         "--trainer.max_epochs=1000",
         "--trainer.log_every_n_steps=1",
-        *QUIET,
+        *quiet_args,
     ]
     proc = subprocess.Popen(
         cmd,

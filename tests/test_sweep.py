@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 import yaml
 
+import fairlit.sweep.pool as pool_module
 import fairlit.sweep.study as study_module
 import fairlit.sweep.worker as worker_module
 from fairlit.entry import main
@@ -431,7 +432,7 @@ def test_peers_are_studies_of_their_own_and_journal_storage_works(tmp_path):
 def test_a_narrower_rerun_leaves_a_wider_grids_points_queued(tmp_path, monkeypatch):
     out = tmp_path / "sw"
     # Queue a wider grid without running it (as an interrupted command would leave it).
-    monkeypatch.setattr(worker_module, "run_plans", lambda *a, **k: None)
+    monkeypatch.setattr(pool_module, "run_plans", lambda *a, **k: None)
     _sweep(out, "--gammas", "0,0.5,0.9", *TINY)
     monkeypatch.undo()
     _sweep(out, "--gammas", "0", *TINY)

@@ -21,7 +21,7 @@ from fairlit.data.images import (
     BiasedImageDataModule,
     BiasedMNISTDataModule,
 )
-from fairlit.data.loading import BatchLoader, TabularDataset, stratified_split
+from fairlit.data.loading import BatchLoader, TensorSplit, stratified_split
 from fairlit.data.parsers import TabularSchema, load_adult, load_compas, load_german
 from fairlit.data.resources import DataFileError, read_raw_bytes
 
@@ -37,9 +37,9 @@ __all__ = [
     "FairDataModule",
     "GermanDataModule",
     "TabularDataModule",
-    "TabularDataset",
     "TabularSchema",
     "TabularTable",
+    "TensorSplit",
     "encode_features",
     "load_adult",
     "load_compas",

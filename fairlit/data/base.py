@@ -19,8 +19,8 @@ import pandas as pd
 import pytorch_lightning as pl
 import torch
 
-from fairlit.data.loading import BatchLoader, TabularDataset, stratified_split
-from fairlit.data.parsers import TabularSchema
+from fairlit.data.loading import BatchLoader, TensorSplit, stratified_split
+from fairlit.data.schema import TabularSchema
 
 __all__ = ["FairDataModule", "TabularDataModule", "TabularTable", "encode_features"]
 
@@ -37,7 +37,7 @@ class FairDataModule(pl.LightningDataModule):
     subclass, and the CLI links :attr:`num_features`, :attr:`num_groups` and
     :attr:`num_classes` into the model. A subclass sets the three sizes (known right after
     ``__init__``, before :meth:`setup`) and builds ``train_dataset``, ``val_dataset`` and
-    ``test_dataset`` (:class:`~fairlit.data.loading.TabularDataset`: ``x`` float32
+    ``test_dataset`` (:class:`~fairlit.data.loading.TensorSplit`: ``x`` float32
     ``[N, F]``, ``y`` int64 ``[N]``, ``s`` int64 ``[N]``) in :meth:`setup`; this base
     checks the loader arguments and serves the splits in whole batches with
     :class:`~fairlit.data.loading.BatchLoader`, sharded across processes under data
@@ -80,10 +80,10 @@ class FairDataModule(pl.LightningDataModule):
         self.eval_batch_size = eval_batch_size or batch_size
         self.seed = seed
         self.val_fraction = float(val_fraction)
-        self.train_dataset: TabularDataset | None = None
-        self.val_dataset: TabularDataset | None = None
-        self.test_dataset: TabularDataset | None = None
-        self.predict_dataset: TabularDataset | None = None
+        self.train_dataset: TensorSplit | None = None
+        self.val_dataset: TensorSplit | None = None
+        self.test_dataset: TensorSplit | None = None
+        self.predict_dataset: TensorSplit | None = None
 
     @property
     def num_features(self) -> int:
@@ -100,7 +100,7 @@ class FairDataModule(pl.LightningDataModule):
         """Number of target classes (values of ``y``)."""
         raise NotImplementedError(f"{type(self).__name__} must define num_classes")
 
-    def _loader(self, dataset: TabularDataset | None, train: bool) -> BatchLoader:
+    def _loader(self, dataset: TensorSplit | None, train: bool) -> BatchLoader:
         if dataset is None:
             raise RuntimeError(f"{type(self).__name__}.setup() must run before asking for a loader")
         trainer = self.trainer
@@ -242,10 +242,11 @@ class TabularDataModule(FairDataModule):
 
         After :meth:`load_state_dict`, the checkpoint's: its columns and categories.
         """
-        if getattr(self, "_fitted", None) is not None:
+        fitted = getattr(self, "_fitted", None)
+        if fitted is not None:
             return TabularSchema(
-                tuple(self._fitted["numeric"]),
-                {c: tuple(v) for c, v in self._fitted["categorical"].items()},
+                tuple(fitted["numeric"]),
+                {c: tuple(v) for c, v in fitted["categorical"].items()},
             )
         if self.include_sensitive_in_features:
             return self.schema
@@ -315,9 +316,9 @@ class TabularDataModule(FairDataModule):
         self.fitted_schema = schema
         self.feature_mean, self.feature_std = mean, std
 
-        def make(rows: np.ndarray) -> TabularDataset:
+        def make(rows: np.ndarray) -> TensorSplit:
             x = encode_features(table.features.iloc[rows], schema, mean, std)
-            return TabularDataset(
+            return TensorSplit(
                 torch.from_numpy(x),
                 torch.from_numpy(table.y[rows]),
                 torch.from_numpy(table.s[rows]),

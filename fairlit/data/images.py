@@ -45,7 +45,7 @@ from fairlit.data.colouring import (
     assign_colours,
     colour_backgrounds,
 )
-from fairlit.data.loading import TabularDataset, stratified_split
+from fairlit.data.loading import TensorSplit, stratified_split
 from fairlit.data.mnist import MNIST_FILES, find_mnist_files, load_mnist, read_idx
 from fairlit.data.resources import DataFileError
 
@@ -152,7 +152,7 @@ class BiasedImageDataModule(FairDataModule):
             # One independent, seeded stream per split.
             colours = assign_colours(labels, rhos[name], np.random.default_rng([self.seed, k]))
             images = colour_backgrounds(intensity, colours).reshape(len(labels), self.num_features)
-            datasets[name] = TabularDataset(
+            datasets[name] = TensorSplit(
                 torch.from_numpy(images), torch.from_numpy(labels), torch.from_numpy(colours)
             )
         self.train_dataset, self.val_dataset, self.test_dataset = (

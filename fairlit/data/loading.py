@@ -1,4 +1,4 @@
-"""In-memory tabular datasets, seeded stratified splits, and a whole-batch loader.
+"""In-memory splits of tensors, seeded stratified splits, and a whole-batch loader.
 
 Tabular data never goes through per-sample collation: :class:`BatchLoader`
 slices each batch out of in-memory tensors with one index tensor, which is
@@ -11,19 +11,19 @@ import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["BatchLoader", "TabularDataset", "stratified_split"]
+__all__ = ["BatchLoader", "TensorSplit", "stratified_split"]
 
 
-class TabularDataset:
-    """Features, target and group index of one split, held as tensors.
+class TensorSplit:
+    """Features, target and group index of one split, held as tensors (tabular or images).
 
     Args:
-        x: float32 features ``[N, F]``.
+        x: float32 features: ``[N, F]`` for tables, ``[N, C, H, W]`` for images.
         y: int64 target ``[N]``.
         s: int64 group index ``[N]``.
 
     Example:
-        >>> ds = TabularDataset(torch.zeros(3, 2), torch.tensor([0, 1, 1]), torch.tensor([1, 0, 1]))
+        >>> ds = TensorSplit(torch.zeros(3, 2), torch.tensor([0, 1, 1]), torch.tensor([1, 0, 1]))
         >>> len(ds), ds[torch.tensor([0, 2])]["y"].tolist()
         (3, [0, 1])
     """
@@ -53,7 +53,7 @@ class _EpochSampler:
 
 
 class BatchLoader:
-    """Iterate over a :class:`TabularDataset` in whole batches of named tensors.
+    """Iterate over a :class:`TensorSplit` in whole batches of named tensors.
 
     Shuffling uses a generator seeded with ``seed + epoch``, so the order of
     an epoch depends only on the seed and the epoch number (a resumed run
@@ -75,14 +75,14 @@ class BatchLoader:
         rank: This process' index in ``[0, num_replicas)``.
 
     Example:
-        >>> ds = TabularDataset(torch.arange(10.0)[:, None], torch.zeros(10), torch.zeros(10))
+        >>> ds = TensorSplit(torch.arange(10.0)[:, None], torch.zeros(10), torch.zeros(10))
         >>> [len(b["x"]) for b in BatchLoader(ds, batch_size=4)]
         [4, 4, 2]
     """
 
     def __init__(
         self,
-        dataset: TabularDataset,
+        dataset: TensorSplit,
         batch_size: int,
         shuffle: bool = False,
         seed: int = 0,

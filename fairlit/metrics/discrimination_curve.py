@@ -81,7 +81,7 @@ class AreaUnderDiscriminationCurve(Metric):
         stats = discrimination_curve_statistics(
             preds, groups, self.num_groups, self.num_thresholds, self.validate_args
         )
-        self.count += stats.count
+        self.count += stats.group_size
         self.above += stats.above
 
     def curve(self) -> Tensor:

@@ -74,7 +74,7 @@ class _DemographicParity(Metric):
         stats = group_rate_statistics(
             preds, target, groups, self.num_groups, self.threshold, self.soft, self.validate_args
         )
-        self.count += stats.count
+        self.count += stats.group_size
         self.predicted_positive += stats.predicted_positive
 
 
@@ -217,7 +217,7 @@ class EqualizedOddsDifference(Metric):
         stats = group_rate_statistics(
             preds, target, groups, self.num_groups, self.threshold, False, self.validate_args
         )
-        self.count += stats.count
+        self.count += stats.group_size
         self.predicted_positive += stats.predicted_positive
         self.target_positive += stats.target_positive
         self.true_positive += stats.true_positive

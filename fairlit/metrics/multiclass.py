@@ -52,16 +52,16 @@ class MulticlassPredictionStatistics(NamedTuple):
     r"""Per-group counts of members and of predictions of each class (``float64``).
 
     Attributes:
-        count: ``[G]`` members of each group, :math:`n_g`.
+        group_size: ``[G]`` members of each group, :math:`n_g`.
         predicted: ``[G, C]`` members of group :math:`g` predicted as class :math:`c`.
 
     Example:
         >>> stats = MulticlassPredictionStatistics(torch.tensor([2.0]), torch.tensor([[1.0, 1.0]]))
-        >>> (stats.predicted / stats.count[:, None]).tolist()
+        >>> (stats.predicted / stats.group_size[:, None]).tolist()
         [[0.5, 0.5]]
     """
 
-    count: Tensor
+    group_size: Tensor
     predicted: Tensor
 
 
@@ -145,7 +145,7 @@ def multiclass_prediction_statistics(
     Example:
         >>> stats = multiclass_prediction_statistics(
         ...     torch.tensor([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]]), torch.tensor([0, 0, 1]))
-        >>> stats.count.tolist(), stats.predicted.tolist()
+        >>> stats.group_size.tolist(), stats.predicted.tolist()
         ([2.0, 1.0], [[1.0, 1.0], [1.0, 0.0]])
     """
     classes, num_classes = _predicted_classes(preds, num_classes, validate_args)
@@ -280,7 +280,7 @@ class MulticlassDemographicParityDifference(Metric):
         stats = multiclass_prediction_statistics(
             preds, groups, self.num_classes, self.num_groups, self.validate_args
         )
-        self.count += stats.count
+        self.count += stats.group_size
         self.predicted += stats.predicted
 
     def compute(self) -> Tensor:

@@ -163,6 +163,8 @@ class FactorizedMutualInformation(_MutualInformation):
                 " shape [num_groups, num_bits], which must be known before the first update"
                 " so that every DDP rank holds the same shape."
             )
+        self.count: Tensor
+        self.prob_sum: Tensor
         self.add_state("count", torch.zeros(num_groups, dtype=STATISTICS_DTYPE), "sum")
         self.add_state("prob_sum", torch.zeros(num_groups, num_bits, dtype=STATISTICS_DTYPE), "sum")
 
@@ -172,7 +174,7 @@ class FactorizedMutualInformation(_MutualInformation):
             self._check_inputs(probs, groups)
             _check_probabilities(probs, "probs")
         stats = group_statistics(probs.to(STATISTICS_DTYPE), groups.long(), self.num_groups)
-        self.count += stats.count
+        self.count += stats.group_size
         self.prob_sum += stats.prob_sum
 
     def compute(self) -> Tensor:
@@ -244,6 +246,9 @@ class PlugInMutualInformation(_MutualInformation):
                 f" {num_groups} groups (codes are packed into int64), got {num_bits}."
             )
         self.dense = num_bits is not None and num_bits <= dense_max_bits
+        self.table: Tensor
+        self.keys: list[Tensor]  # a Tensor once synced across ranks
+        self.key_counts: list[Tensor]
         if self.dense:
             table = torch.zeros(2**num_bits, num_groups, dtype=STATISTICS_DTYPE)  # type: ignore[operator]
             self.add_state("table", table, dist_reduce_fx="sum")

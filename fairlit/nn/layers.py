@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Literal, NamedTuple, get_args
+from typing import Literal, NamedTuple, TypeVar, get_args
 
 import torch
 import torch.nn.functional as F
@@ -76,7 +76,10 @@ def _check_positive_float(value: float, name: str) -> float:
     return float(value)
 
 
-def _check_choice(value: str, choices: object, name: str) -> str:
+_Choice = TypeVar("_Choice", bound=str)
+
+
+def _check_choice(value: _Choice, choices: object, name: str) -> _Choice:
     allowed = get_args(choices)
     if value not in allowed:
         raise ValueError(f"`{name}` must be one of {list(allowed)}, got {value!r}.")

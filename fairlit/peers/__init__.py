@@ -150,18 +150,19 @@ def run_peer(
         raise ValueError(f"{method!r} takes no parameter, got {param!r}.")
     if name is not None and param is None:
         raise ValueError(f"{method!r} needs its parameter {name!r}.")
+    value = float(param) if param is not None else 0.0  # read only by the methods that take one
     if method == "logreg":
         return run_logistic_regression(datamodule, seed=seed)
     if method == "hgb":
         return run_gradient_boosting(datamodule, seed=seed)
     if method == "adversarial":
-        return run_adversarial_fairness(datamodule, param, epochs=epochs, seed=seed)
+        return run_adversarial_fairness(datamodule, value, epochs=epochs, seed=seed)
     if method == "lfr":
-        return run_learned_fair_representations(datamodule, param, seed=seed)
+        return run_learned_fair_representations(datamodule, value, seed=seed)
     family, _, base = method.partition("_")
     if family == "expgrad":
-        return run_exponentiated_gradient(datamodule, param, seed=seed, base=base or "logreg")
-    return run_threshold_optimizer(datamodule, param, seed=seed, base=base or "logreg")
+        return run_exponentiated_gradient(datamodule, value, seed=seed, base=base or "logreg")
+    return run_threshold_optimizer(datamodule, value, seed=seed, base=base or "logreg")
 
 
 def run_peers(

@@ -4,7 +4,7 @@ r"""``fairlit sweep`` on Optuna: studies, selection on validation, reports from 
 * :mod:`fairlit.sweep.trials`: one unit of work (train a point, run a peer), no Optuna;
 * :mod:`fairlit.sweep.study`: studies, fingerprints and queues (orchestration);
 * :mod:`fairlit.sweep.storage`: Optuna storages (database, SQLite, journal file);
-* :mod:`fairlit.sweep.worker`: the worker loop and the worker pool;
+* :mod:`fairlit.sweep.worker`: the worker loop; :mod:`fairlit.sweep.pool`: many workers;
 * :mod:`fairlit.sweep.space`: search spaces from YAML;
 * :mod:`fairlit.sweep.report`: ``results.csv``, fronts, ``summary.md``, ``front.png``;
 * :mod:`fairlit.sweep.command`: the command line.

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -47,7 +48,8 @@ def audit_trial(run_dir: str | Path, seed: int, train_rows: int | None = None) -
     import torch
 
     from fairlit.audit import downstream_audit, worst_downstream
-    from fairlit.sweep.trials import QUIET, _build, quiet_lightning
+    from fairlit.configuration import quiet_lightning
+    from fairlit.sweep.trials import QUIET, _build
 
     run_dir = Path(run_dir)
     for name in ("config.yaml", "model.ckpt"):
@@ -188,7 +190,7 @@ def merge_audit(results: pd.DataFrame, audits: pd.DataFrame | str | Path) -> pd.
     merged = results.copy()
 
     def keys(frame: pd.DataFrame) -> pd.Index:
-        def whole(value: object) -> str:
+        def whole(value: Any) -> str:
             return "" if pd.isna(value) else str(int(value))
 
         return pd.Index(

@@ -7,7 +7,7 @@ fairlearn's peers over its parameter grid x seeds. :func:`prepare_study`
 creates or loads the study in the storage, refuses it when it was made with
 other settings (its fingerprint), and queues the grid points that have no
 finished trial; :func:`run_worker` takes queued points until none is left.
-Many workers, in one process tree (:func:`run_plans` with ``workers > 1``) or
+Many workers, in one process tree (:func:`~fairlit.sweep.pool.run_plans` with ``workers > 1``) or
 on many machines sharing one storage, each take a point exactly once: a
 queued trial is claimed atomically by the storage.
 
@@ -23,9 +23,9 @@ from __future__ import annotations
 import hashlib
 import json
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import optuna
 from optuna.trial import TrialState
@@ -103,18 +103,15 @@ class StudyPlan:
     needs_s: bool = False
 
     @property
-    def directions(self) -> list[str]:
+    def directions(self) -> list[Literal["maximize", "minimize"]]:
         """Maximise validation accuracy; minimise validation ΔDP unless it is a constraint."""
         return ["maximize"] if self.budget is not None else ["maximize", "minimize"]
 
     def points(self) -> list[dict[str, float]]:
         """Grid mode: every point's Optuna parameters, seeds outermost."""
-        values: Sequence[float | None] = self.values if self.param else [None]
-        return [
-            {**({self.param: float(v)} if self.param else {}), "seed": int(s)}
-            for s in self.seeds
-            for v in values
-        ]
+        if not self.param:
+            return [{"seed": int(s)} for s in self.seeds]
+        return [{self.param: float(v), "seed": int(s)} for s in self.seeds for v in self.values]
 
     def describe(self, params: Mapping[str, Any]) -> str:
         """``sqnn gamma=0.5 seed=0``: a point in words."""
@@ -268,12 +265,3 @@ def count_trials(study: optuna.Study, plan: StudyPlan) -> TrialCounts:
         elif TrialState.FAIL in seen and TrialState.WAITING not in seen:
             counts.failed += 1
     return counts
-
-
-def __getattr__(name: str) -> Any:
-    # The workers live in fairlit.sweep.worker (which imports this module).
-    if name in ("WorkerPool", "run_plans", "run_worker"):
-        from fairlit.sweep import worker
-
-        return getattr(worker, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

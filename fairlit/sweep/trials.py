@@ -15,13 +15,11 @@ from __future__ import annotations
 
 import difflib
 import json
-import logging
-import warnings
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from fairlit.configuration import flatten, format_value, quiet_lightning
 from fairlit.errors import one_line as _one_line
 
 __all__ = [
@@ -29,8 +27,6 @@ __all__ = [
     "SWEEP_KEYS_HINT",
     "SWEPT_KEYS",
     "SweepUsageError",
-    "flatten",
-    "format_value",
     "peer_point",
     "resolve_settings",
     "train_point",
@@ -58,63 +54,6 @@ QUIET = (
 
 class SweepUsageError(ValueError):
     """A sweep's arguments, configuration or search space are wrong; the message is one line."""
-
-
-def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Nested mappings to ``{"a.b.c": value}``; lists and scalars are leaves.
-
-    Example:
-        >>> flatten({"model": {"init_args": {"gamma": 0.5, "sizes": [64]}}})
-        {'model.init_args.gamma': 0.5, 'model.init_args.sizes': [64]}
-    """
-    flat: dict[str, Any] = {}
-    for key, value in tree.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping) and value:
-            flat.update(flatten(value, f"{name}."))
-        else:
-            flat[name] = dict(value) if isinstance(value, Mapping) else value
-    return flat
-
-
-def format_value(value: Any) -> str:
-    """A value as LightningCLI reads it on the command line (JSON for lists and dicts).
-
-    Example:
-        >>> format_value([128, 64]), format_value(0.5), format_value("sigmoid")
-        ('[128, 64]', '0.5', 'sigmoid')
-    """
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool) or value is None:
-        return json.dumps(value)
-    if isinstance(value, int | float):
-        return repr(value)
-    return json.dumps(value)
-
-
-@contextmanager
-def quiet_lightning() -> Iterator[None]:
-    """Lightning's and Optuna's informational chatter and known warnings off, within the block."""
-    import pytorch_lightning  # noqa: F401  (its import sets its loggers' levels: set ours after)
-
-    names = ("pytorch_lightning", "lightning_fabric", "lightning.pytorch", "lightning.fabric")
-    loggers = [logging.getLogger(n) for n in names]
-    levels = [log.level for log in loggers]
-    for log in loggers:
-        log.setLevel(logging.WARNING)
-    try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="LightningCLI's args parameter")
-            warnings.filterwarnings("ignore", message=".*does not have many workers.*")
-            warnings.filterwarnings("ignore", message=".*The number of training batches.*")
-            warnings.filterwarnings("ignore", message=".*isinstance\\(treespec, LeafSpec\\).*")
-            warnings.filterwarnings("ignore", message=".*skip_none parameter was deprecated.*")
-            warnings.filterwarnings("ignore", message=".*sync_dist=True.*")
-            yield
-    finally:
-        for log, level in zip(loggers, levels, strict=True):
-            log.setLevel(level)
 
 
 def _build(args: Sequence[str]) -> Any:
@@ -169,18 +108,16 @@ def resolve_settings(
 
 def _with_suggestion(message: str, configs: Sequence[str], overrides: Sequence[str]) -> str:
     """An unrecognized ``--key=value`` gets the closest valid key of the configuration."""
-    import yaml
-
     if "nrecognized argument" not in message:
         return message
     bad = [o for o in overrides if o.split("=", 1)[0] in message]
     if not bad:
         return message
-    try:
-        cli = _build([*_config_args(configs), *QUIET])
-    except SweepUsageError:
+    from fairlit.cli import config_keys
+
+    keys = config_keys([*_config_args(configs), *QUIET])
+    if not keys:
         return message
-    keys = list(flatten(yaml.safe_load(cli.parser.dump(cli.config, skip_none=False))))
     key = bad[0].split("=", 1)[0].removeprefix("--")
     close = difflib.get_close_matches(key, keys, n=1, cutoff=0.6)
     hint = f"did you mean --{close[0]}?" if close else SWEEP_KEYS_HINT

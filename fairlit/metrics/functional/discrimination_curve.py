@@ -73,7 +73,7 @@ class DiscriminationCurveStatistics(NamedTuple):
     r"""Per-group counts behind the discrimination curve.
 
     Attributes:
-        count: ``[G]`` members per group.
+        group_size: ``[G]`` members per group.
         above: ``[G, T]`` members of group ``g`` with ``preds >= t_k``.
 
     .. math:: A_{g,k} = \#\{i : s_i = g,\ p_i \ge t_k\}
@@ -81,11 +81,11 @@ class DiscriminationCurveStatistics(NamedTuple):
     Example:
         >>> stats = discrimination_curve_statistics(
         ...     torch.tensor([0.2, 0.7]), torch.tensor([0, 1]), num_thresholds=2)
-        >>> stats.count.tolist(), stats.above.tolist()
+        >>> stats.group_size.tolist(), stats.above.tolist()
         ([1.0, 1.0], [[1.0, 0.0], [1.0, 0.0]])
     """
 
-    count: Tensor
+    group_size: Tensor
     above: Tensor
 
 
@@ -215,5 +215,5 @@ def area_under_discrimination_curve(
         tensor(0.2500)
     """
     stats = discrimination_curve_statistics(preds, groups, num_groups, num_thresholds)
-    value = area_under_discrimination_curve_from_statistics(stats.count, stats.above)
+    value = area_under_discrimination_curve_from_statistics(stats.group_size, stats.above)
     return value.to(torch.get_default_dtype())

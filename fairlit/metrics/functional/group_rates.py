@@ -125,7 +125,7 @@ class GroupRateStatistics(NamedTuple):
     ``predicted_positive - true_positive`` and negatives ``count - target_positive``.
 
     Attributes:
-        count: members of each group.
+        group_size: members of each group.
         predicted_positive: positive predictions in each group (hard: number of
             ``preds >= threshold``; soft: sum of ``preds``).
         target_positive: members with ``target == 1`` (zeros when no target was given).
@@ -139,7 +139,7 @@ class GroupRateStatistics(NamedTuple):
         [1.0, 0.0]
     """
 
-    count: Tensor
+    group_size: Tensor
     predicted_positive: Tensor
     target_positive: Tensor
     true_positive: Tensor
@@ -349,7 +349,9 @@ def demographic_parity_difference(
         tensor(0.5000)
     """
     stats = group_rate_statistics(preds, target, groups, num_groups, threshold, soft)
-    value = demographic_parity_difference_from_statistics(stats.count, stats.predicted_positive)
+    value = demographic_parity_difference_from_statistics(
+        stats.group_size, stats.predicted_positive
+    )
     return value.to(torch.get_default_dtype())
 
 
@@ -386,7 +388,7 @@ def demographic_parity_ratio(
         tensor(0.5000)
     """
     stats = group_rate_statistics(preds, target, groups, num_groups, threshold, soft)
-    value = demographic_parity_ratio_from_statistics(stats.count, stats.predicted_positive)
+    value = demographic_parity_ratio_from_statistics(stats.group_size, stats.predicted_positive)
     return value.to(torch.get_default_dtype())
 
 
