@@ -81,6 +81,9 @@ class FairnessReport(Callback):
         filename: CSV file name inside ``trainer.log_dir``; ``None`` writes no file.
         precision: digits after the decimal point in the printed table.
 
+    Raises:
+        ValueError: if ``columns`` is empty or ``stages`` names a stage other than ``val`` and ``test``.
+
     Example:
         >>> report = FairnessReport(columns={"accuracy": "acc", "dp_difference": "ΔDP"})
         >>> report.columns
@@ -238,6 +241,10 @@ class RepresentationProbe(Callback):
         results: The latest results (empty before the first probe).
         history: ``(stage, global_step, results)`` of every probe run.
 
+    Raises:
+        ValueError: if ``classifiers`` is empty, ``max_train_rows`` is not a positive int or None,
+            or ``inference`` is not a known mode.
+
     Example:
         >>> from sklearn.linear_model import LogisticRegression
         >>> probe = RepresentationProbe(classifiers={"logreg": LogisticRegression()})
@@ -279,7 +286,11 @@ class RepresentationProbe(Callback):
     # -- hooks --------------------------------------------------------------------------------
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
-        """Fail early, with a clear message, when there is no datamodule to probe on."""
+        """Fail early, with a clear message, when there is no datamodule to probe on.
+
+        Raises:
+            ValueError: if the trainer has no datamodule with ``train_dataset`` and ``test_dataset``.
+        """
         wanted = (stage == "fit" and self.probe_on_fit_end) or (
             stage == "test" and self.probe_on_test_end
         )

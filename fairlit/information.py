@@ -161,6 +161,9 @@ def factorized_mutual_information_from_statistics(
     ...     torch.tensor([2.0, 2.0]), torch.tensor([[0.0], [2.0]]))
     >>> round(float(mi), 4)
     1.0
+
+    Raises:
+        ValueError: if the shapes are not ``[G]`` and ``[G, m]``.
     """
     if count.dim() != 1 or prob_sum.dim() != 2 or prob_sum.shape[0] != count.shape[0]:
         raise ValueError(
@@ -293,6 +296,9 @@ def pack_codes(codes: Tensor) -> Tensor:
 
     >>> pack_codes(torch.tensor([[1.0, 0.0, 1.0], [0.0, 1.0, 0.0]])).tolist()
     [5, 2]
+
+    Raises:
+        ValueError: if ``codes`` is not 2-D or has more than 62 columns.
     """
     if codes.dim() != 2:
         raise ValueError(f"codes must be 2-D [N, m], got shape {tuple(codes.shape)}")
@@ -318,6 +324,9 @@ def contingency_mutual_information(table: Tensor, base: float = 2.0) -> Tensor:
 
     >>> round(float(contingency_mutual_information(torch.tensor([[5, 0], [0, 5]]))), 4)
     1.0
+
+    Raises:
+        ValueError: if ``table`` is not 2-D or holds a negative count.
     """
     scale = _log_base(base)
     if table.dim() != 2:

@@ -93,7 +93,12 @@ class MMDRegularizer(Regularizer):
         self.on = on
 
     def forward(self, output: EncoderOutput, groups: Tensor) -> Tensor:
-        """Return the mean over present groups of MMD²(group, batch); 0 with fewer than two."""
+        """Return the mean over present groups of MMD²(group, batch); 0 with fewer than two.
+
+        Raises:
+            ValueError: if ``on='probs'`` and the encoder gives no firing probabilities, or the
+                shapes disagree.
+        """
         z = output.code if self.on == "code" else output.probs
         if z is None:
             raise ValueError(

@@ -24,6 +24,7 @@ from torch import Tensor
 from fairlit.evaluation import Evaluator
 from fairlit.nn import Encoder, EncoderOutput, Head, TaskHead
 from fairlit.regularizers import NoRegularizer, Regularizer
+from fairlit.validation import check_same_architecture
 
 __all__ = ["FairRepresentationModel", "NonFiniteLossError"]
 
@@ -108,6 +109,11 @@ class FairRepresentationModel(pl.LightningModule):
             ``None`` is the default set above. Add a metric in a config with
             ``evaluator: {class_path: fairlit.evaluation.Evaluator, init_args:
             {extra_metrics: {name: {class_path: ...}}}}``.
+
+    Raises:
+        ValueError: if ``gamma`` is outside ``[0, 1]``, ``prediction_samples`` is not a positive
+            integer, or ``num_groups < 1`` or ``num_classes < 2``.
+        TypeError: if the encoder has no int attribute ``out_features``.
 
     Example:
         >>> from fairlit.nn import HybridBinaryEncoder
@@ -284,31 +290,24 @@ class FairRepresentationModel(pl.LightningModule):
         self._reseed(1)
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Refuse a checkpoint whose weights do not fit this architecture, saying why."""
+        """Refuse a checkpoint whose weights do not fit this architecture, saying why.
+
+        Raises:
+            ValueError: if the checkpoint's weights have other shapes than this model's (a different
+                architecture); the message names the first differing parameter.
+        """
         self.checkpoint_epoch = checkpoint.get("epoch")
-        own = self.state_dict()
-        saved = checkpoint.get("state_dict", {})
-        problems = [
-            f"{k}: checkpoint {tuple(v.shape)} vs. model {tuple(own[k].shape)}"
-            for k, v in saved.items()
-            if k in own and own[k].shape != v.shape
-        ]
-        problems += [f"{k}: missing from the checkpoint" for k in own if k not in saved]
-        problems += [f"{k}: not in this model" for k in saved if k not in own]
-        if problems:
-            shown = "; ".join(problems[:6]) + (
-                f"; ... ({len(problems)} in all)" if len(problems) > 6 else ""
-            )
-            raise ValueError(
-                "the checkpoint was saved from a different architecture than this model "
-                f"({shown}). Build the model with the configuration the checkpoint was trained "
-                "with (the `config.yaml` next to its logs, or `hyper_parameters` inside it)."
-            )
+        check_same_architecture(self.state_dict(), checkpoint.get("state_dict", {}))
 
     # -- Lightning steps ---------------------------------------------------------------------
 
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
-        """Optimize the weighted sum of task loss and penalty."""
+        """Optimize the weighted sum of task loss and penalty.
+
+        Raises:
+            NonFiniteLossError: if the batch's features or the loss are NaN or inf (naming the step
+                and the term).
+        """
         try:
             terms = self.loss_terms(batch)
         except RuntimeError as err:

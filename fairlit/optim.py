@@ -21,6 +21,9 @@ class InverseTimeDecay(LambdaLR):
         decay_steps: :math:`T`.
         decay_rate: :math:`r`.
 
+    Raises:
+        ValueError: if ``decay_steps`` is not positive.
+
     Example:
         >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
         >>> sched = InverseTimeDecay(opt, decay_steps=10)

@@ -339,6 +339,10 @@ def encode_dataset(
     Returns:
         float32 code ``[N, m]`` on the CPU.
 
+    Raises:
+        ValueError: if ``batch_size`` is not a positive int.
+        TypeError: if ``dataset`` is neither a :class:`~fairlit.data.TensorSplit` nor a tensor.
+
     Example:
         >>> from fairlit.nn import HybridBinaryEncoder
         >>> enc = HybridBinaryEncoder(4, out_features=3)

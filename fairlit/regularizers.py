@@ -237,7 +237,12 @@ class MutualInformationRegularizer(Regularizer):
         self.sync_dist = bool(sync_dist)
 
     def forward(self, output: EncoderOutput, groups: Tensor) -> Tensor:
-        """Return the MI (in units of ``base``) between ``output.probs`` and ``groups``."""
+        """Return the MI (in units of ``base``) between ``output.probs`` and ``groups``.
+
+        Raises:
+            ValueError: if the encoder gives no firing probabilities (``probs=None``) or the shapes
+                disagree.
+        """
         probs = output.probs
         if probs is None:
             raise ValueError(
@@ -331,6 +336,9 @@ class AdversarialRegularizer(Regularizer):
         activation: adversary hidden activation (deep-copied); ``None`` means
             :class:`torch.nn.ReLU`.
 
+    Raises:
+        ValueError: if ``num_groups < 2`` or ``reversal_strength`` is not a finite number >= 0.
+
     Example:
         >>> import torch
         >>> reg = AdversarialRegularizer(in_features=4, num_groups=2, hidden_features=[8])
@@ -366,7 +374,11 @@ class AdversarialRegularizer(Regularizer):
         self.reversal_strength = float(reversal_strength)
 
     def forward(self, output: EncoderOutput, groups: Tensor) -> Tensor:
-        """Return the adversary's mean cross-entropy (nats) on ``output.code``."""
+        """Return the adversary's mean cross-entropy (nats) on ``output.code``.
+
+        Raises:
+            ValueError: if the shapes disagree or a group index is outside ``[0, num_groups)``.
+        """
         code = output.code
         self._check_batch(code, groups, "output.code")
         if code.shape[0] == 0:

@@ -7,10 +7,12 @@ and what was given.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any
 
 from torch import Tensor
 
-__all__ = ["check_log_base", "infer_num_groups"]
+__all__ = ["check_log_base", "check_same_architecture", "infer_num_groups"]
 
 
 def check_log_base(base: float, name: str = "base") -> float:
@@ -55,3 +57,32 @@ def infer_num_groups(groups: Tensor, empty: int = 1) -> int:
         (3, 1)
     """
     return int(groups.max()) + 1 if groups.numel() > 0 else empty
+
+
+def check_same_architecture(own: Mapping[str, Any], saved: Mapping[str, Any]) -> None:
+    """Refuse a checkpoint ``state_dict`` whose weights do not fit the model's, saying why.
+
+    Args:
+        own: The model's ``state_dict()`` (name -> tensor).
+        saved: The checkpoint's ``state_dict``.
+
+    Raises:
+        ValueError: if a weight has another shape, is missing or is extra; the message names up
+            to six of them and says how to build the right model.
+    """
+    problems = [
+        f"{k}: checkpoint {tuple(v.shape)} vs. model {tuple(own[k].shape)}"
+        for k, v in saved.items()
+        if k in own and own[k].shape != v.shape
+    ]
+    problems += [f"{k}: missing from the checkpoint" for k in own if k not in saved]
+    problems += [f"{k}: not in this model" for k in saved if k not in own]
+    if problems:
+        shown = "; ".join(problems[:6]) + (
+            f"; ... ({len(problems)} in all)" if len(problems) > 6 else ""
+        )
+        raise ValueError(
+            "the checkpoint was saved from a different architecture than this model "
+            f"({shown}). Build the model with the configuration the checkpoint was trained "
+            "with (the `config.yaml` next to its logs, or `hyper_parameters` inside it)."
+        )

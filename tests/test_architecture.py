@@ -101,3 +101,101 @@ def test_no_module_is_over_450_lines():
         if (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES
     }
     assert long == {}
+
+
+def _own_raises(function: ast.FunctionDef) -> list[str]:
+    """Exception names raised in ``function``'s own body (not in nested functions)."""
+    names = []
+
+    def walk(node: ast.AST) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(
+                child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.ClassDef
+            ):
+                continue
+            if isinstance(child, ast.Raise) and child.exc is not None:
+                exc = child.exc.func if isinstance(child.exc, ast.Call) else child.exc
+                names.append(ast.unparse(exc))
+            walk(child)
+
+    walk(function)
+    return names
+
+
+# Abstract methods, exits and re-raised exceptions need no "Raises:" section of their own.
+_UNDOCUMENTED = {"NotImplementedError", "SystemExit", "err", "error", "exc"}
+
+
+def undocumented_raises(source: str) -> list[str]:
+    """Public functions and methods that raise without a ``Raises:`` docstring section.
+
+    An ``__init__`` may document its errors in the class docstring (with its Args).
+    """
+    missing = []
+
+    def visit(node: ast.AST, public: bool, owner: ast.ClassDef | None) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.ClassDef):
+                visit(child, public and not child.name.startswith("_"), child)
+            elif isinstance(child, ast.FunctionDef):
+                if not public or (child.name.startswith("_") and child.name != "__init__"):
+                    continue
+                if not set(_own_raises(child)) - _UNDOCUMENTED:
+                    continue
+                doc = ast.get_docstring(child) or ""
+                if child.name == "__init__" and owner is not None:
+                    doc += ast.get_docstring(owner) or ""
+                if "Raises:" not in doc:
+                    prefix = f"{owner.name}." if owner is not None else ""
+                    missing.append(f"{prefix}{child.name}")
+
+    visit(ast.parse(source), True, None)
+    return missing
+
+
+def test_the_raises_check_flags_a_hand_made_case():
+    source = '''
+def documented(x):
+    """Doc.
+
+    Raises:
+        ValueError: if x is bad.
+    """
+    raise ValueError(x)
+
+
+def silent(x):
+    """Doc."""
+    raise ValueError(x)
+
+
+def _private(x):
+    raise ValueError(x)
+
+
+class Thing:
+    """Doc.
+
+    Raises:
+        TypeError: if y is bad.
+    """
+
+    def __init__(self, y):
+        raise TypeError(y)
+
+    def method(self):
+        """Doc."""
+        def inner():
+            raise KeyError("nested: not this method's own")
+        raise NotImplementedError
+'''
+    assert undocumented_raises(source) == ["silent"]
+
+
+def test_public_functions_that_raise_document_it():
+    missing = {
+        str(path.relative_to(PACKAGE.parent)): names
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if (names := undocumented_raises(path.read_text(encoding="utf-8")))
+    }
+    assert missing == {}

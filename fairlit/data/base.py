@@ -205,6 +205,9 @@ class TabularDataModule(FairDataModule):
         test_fraction: Fraction held out for testing when the dataset has no official
             test split; ``None`` takes the dataset's default.
         include_sensitive_in_features: Keep the sensitive column(s) among the features.
+
+    Raises:
+        ValueError: if a fraction is outside ``[0, 1)`` or an argument fails its check.
     """
 
     schema: TabularSchema

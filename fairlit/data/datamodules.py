@@ -56,6 +56,9 @@ class AdultDataModule(TabularDataModule):
         **kwargs: See :class:`~fairlit.data.base.TabularDataModule` (``batch_size``,
             ``seed``, ``val_fraction``, ``test_fraction``, ...).
 
+    Raises:
+        ValueError: if ``test_fraction`` is given (the official test file is the test split).
+
     Example:
         >>> dm = AdultDataModule()
         >>> dm.num_features, dm.num_groups, dm.group_names
@@ -126,6 +129,9 @@ class CompasDataModule(TabularDataModule):
         sensitive: Which sensitive attribute, see above.
         preset: ``"default"`` or ``"cerrato"``.
         **kwargs: See :class:`~fairlit.data.base.TabularDataModule`.
+
+    Raises:
+        ValueError: if ``preset='cerrato'`` is combined with a sensitive column other than ``race``.
 
     Example:
         >>> dm = CompasDataModule()

@@ -208,7 +208,11 @@ class BiasedMNISTDataModule(BiasedImageDataModule):
         find_mnist_files(self.root)
 
     def load_splits(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        """Read the IDX files; hold out a stratified validation part of the training file."""
+        """Read the IDX files; hold out a stratified validation part of the training file.
+
+        Raises:
+            DataFileError: if an IDX file is missing, malformed, or holds images of another size.
+        """
         train_images, train_labels = load_mnist(self.root, "train")
         test_images, test_labels = load_mnist(self.root, "test")
         for name, images in (("training", train_images), ("test", test_images)):
@@ -244,6 +248,9 @@ class BiasedDigitsDataModule(BiasedImageDataModule):
         seed: Seed of the split, the colours and the shuffle.
         val_fraction: Fraction of all images held out for validation.
         test_fraction: Fraction of all images held out for testing.
+
+    Raises:
+        ValueError: if ``test_fraction`` is outside ``(0, 1)`` or the fractions sum to 1 or more.
 
     Example:
         >>> dm = BiasedDigitsDataModule(rho=0.99, batch_size=32)

@@ -22,6 +22,9 @@ class TensorSplit:
         y: int64 target ``[N]``.
         s: int64 group index ``[N]``.
 
+    Raises:
+        ValueError: if ``x``, ``y`` and ``s`` have different lengths.
+
     Example:
         >>> ds = TensorSplit(torch.zeros(3, 2), torch.tensor([0, 1, 1]), torch.tensor([1, 0, 1]))
         >>> len(ds), ds[torch.tensor([0, 2])]["y"].tolist()
@@ -73,6 +76,10 @@ class BatchLoader:
         drop_last: Drop a final incomplete batch.
         num_replicas: Number of processes sharing the data.
         rank: This process' index in ``[0, num_replicas)``.
+
+    Raises:
+        ValueError: if ``batch_size`` is not a positive integer or ``rank`` is outside
+            ``[0, num_replicas)``.
 
     Example:
         >>> ds = TensorSplit(torch.arange(10.0)[:, None], torch.zeros(10), torch.zeros(10))
@@ -153,6 +160,9 @@ def stratified_split(
 
     Returns:
         ``len(fractions) + 1`` sorted index arrays, a partition of ``range(N)``.
+
+    Raises:
+        ValueError: if a fraction is negative or the fractions sum to 1 or more.
 
     Example:
         >>> train, test = stratified_split(np.array([0, 0, 0, 0, 1, 1, 1, 1]), (0.5,), seed=0)

@@ -187,7 +187,11 @@ def load_compas(data_dir: str | Path | None = None, propublica_filter: bool = Tr
 
 
 def parse_compas(raw: bytes, propublica_filter: bool = True) -> pd.DataFrame:
-    """Parse the bytes of ``compas-scores-two-years.csv`` (see :func:`load_compas`)."""
+    """Parse the bytes of ``compas-scores-two-years.csv`` (see :func:`load_compas`).
+
+    Raises:
+        DataFileError: if a needed column is missing or a value is outside the schema.
+    """
     name = "compas-scores-two-years.csv"
     frame = pd.read_csv(io.BytesIO(raw), keep_default_na=False, na_values=[""], low_memory=False)
     needed = [*COMPAS_SCHEMA.columns, "two_year_recid"]
@@ -278,7 +282,12 @@ def load_german(data_dir: str | Path | None = None) -> pd.DataFrame:
 
 
 def parse_german(raw: bytes) -> pd.DataFrame:
-    """Parse the bytes of ``german.data`` (see :func:`load_german`)."""
+    """Parse the bytes of ``german.data`` (see :func:`load_german`).
+
+    Raises:
+        DataFileError: if the file does not have the 21 columns, ``credit`` is not 1 or 2, or a
+            value is outside the schema.
+    """
     name = "german.data"
     frame = pd.read_csv(io.BytesIO(raw), sep=r"\s+", header=None, keep_default_na=False)
     if frame.shape[1] != len(GERMAN_COLUMNS):

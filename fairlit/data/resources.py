@@ -65,7 +65,11 @@ RAW_FILES: dict[str, RawFile] = {
 
 
 def resource_path(name: str) -> Path:
-    """Path of the bundled, gzip-compressed copy of raw file ``name``."""
+    """Path of the bundled, gzip-compressed copy of raw file ``name``.
+
+    Raises:
+        KeyError: if ``name`` is not a bundled raw file (the message lists them).
+    """
     if name not in RAW_FILES:
         raise KeyError(f"unknown raw file {name!r}; bundled files: {sorted(RAW_FILES)}")
     return _RESOURCE_DIR / f"{name}.gz"

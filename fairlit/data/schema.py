@@ -60,6 +60,10 @@ class TabularSchema:
         Args:
             frame: Table holding at least the schema's columns.
             source: File or table name used in error messages.
+
+        Raises:
+            DataFileError: naming ``source`` and the column: a missing column, a non-numeric, NaN or
+                inf value in a numeric column, or a category outside the schema.
         """
         missing = [c for c in self.columns if c not in frame.columns]
         if missing:

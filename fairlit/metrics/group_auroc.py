@@ -82,6 +82,9 @@ class GroupAUROC(Metric):
             preds: probabilities in ``[0, 1]``, shape ``[N]``.
             target: 0/1 labels, same shape as ``preds``.
             groups: int group indices in ``[0, num_groups)``, same shape as ``preds``.
+
+        Raises:
+            ValueError: if ``target`` is None or, with ``validate_args``, an input fails its check.
         """
         if target is None:
             raise ValueError("`target` is required for the group AUROC, got None.")

@@ -142,6 +142,9 @@ def multiclass_prediction_statistics(
     Returns:
         :class:`MulticlassPredictionStatistics` (``float64``).
 
+    Raises:
+        ValueError: if ``groups`` does not have one entry per row of ``preds``.
+
     Example:
         >>> stats = multiclass_prediction_statistics(
         ...     torch.tensor([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]]), torch.tensor([0, 0, 1]))

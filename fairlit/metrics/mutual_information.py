@@ -257,7 +257,12 @@ class PlugInMutualInformation(_MutualInformation):
             self.add_state("key_counts", [], dist_reduce_fx="cat")
 
     def update(self, codes: Tensor, groups: Tensor) -> None:
-        """Add a batch: sampled 0/1 codes ``[N, num_bits]``, groups ``[N]``."""
+        """Add a batch: sampled 0/1 codes ``[N, num_bits]``, groups ``[N]``.
+
+        Raises:
+            ValueError: with ``validate_args``, if the codes are not 0/1, have too many columns to
+                pack, or the groups are out of range.
+        """
         if self.validate_args:
             self._check_inputs(codes, groups)
             _check_binary(codes, "codes")

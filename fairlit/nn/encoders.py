@@ -154,6 +154,9 @@ class QuantizedBinaryEncoder(StochasticEncoder):
     Shape:
         ``x``: ``[B, in_features]`` -> ``code``, ``probs``: ``[B, out_features]``.
 
+    Raises:
+        ValueError: if ``threshold_factor`` is negative or another argument fails its check.
+
     Example:
         >>> import torch
         >>> enc = QuantizedBinaryEncoder(10, out_features=4, hidden_features=[16])

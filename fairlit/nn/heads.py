@@ -43,6 +43,9 @@ class TaskHead(Head):
     Shape:
         ``code``: ``[B, in_features]`` -> logits ``[B]`` (binary) or ``[B, num_classes]``.
 
+    Raises:
+        ValueError: if ``num_classes < 2``.
+
     Example:
         >>> import torch
         >>> TaskHead(4)(torch.zeros(3, 4)).shape

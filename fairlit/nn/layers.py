@@ -259,6 +259,9 @@ class TernaryLinear(nn.Linear):
         bias: whether to learn a (full-precision) bias.
         threshold_factor: :math:`c` in :func:`ternarize`, 0.7 as in ternary weight networks.
 
+    Raises:
+        ValueError: if ``threshold_factor`` is negative.
+
     Example:
         >>> layer = TernaryLinear(4, 3)
         >>> len(torch.unique(layer.quantized_weight())) <= 3
@@ -308,6 +311,9 @@ class QuantizedTanh(nn.Module):
 
     Args:
         levels: number of output levels :math:`L \ge 2`.
+
+    Raises:
+        ValueError: if ``levels < 2``.
 
     Example:
         >>> QuantizedTanh()(torch.tensor([-2.0, -0.1, 0.3, 2.0]))

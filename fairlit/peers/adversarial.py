@@ -35,6 +35,9 @@ def run_adversarial_fairness(
         ``{"method": "adversarial", "param": alpha, "seed"}`` and the validation and test
         metrics of :func:`run_logistic_regression`.
 
+    Raises:
+        ValueError: if ``alpha`` is negative or ``epochs`` is not a positive int.
+
     Example:
         >>> from fairlit.data import GermanDataModule
         >>> run_adversarial_fairness(GermanDataModule(), alpha=1.0, epochs=1)["method"]

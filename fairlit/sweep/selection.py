@@ -194,6 +194,9 @@ def mean_interval(values: Sequence[float], confidence: float = 0.95) -> tuple[fl
 def budget_kept(dp_differences: Sequence[float], budget: float) -> float:
     """Share of runs (seeds) whose ΔDP is at most ``budget``.
 
+    Raises:
+        ValueError: if ``values`` is empty.
+
     Example:
         >>> budget_kept([0.01, 0.03, 0.02], 0.02)
         0.6666666666666666

@@ -246,6 +246,9 @@ def run_worker(
 
     Returns:
         0, or 143 if the worker was stopped by SIGTERM (the running trial is marked failed).
+
+    Raises:
+        KeyboardInterrupt: on Ctrl-C, after marking the running trial failed.
     """
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # fairlit reports failures itself
     storage = open_storage(storage_spec)

@@ -113,6 +113,9 @@ def discrimination_curve_statistics(
     Returns:
         :class:`DiscriminationCurveStatistics` (``float64``).
 
+    Raises:
+        ValueError: if an input is not a tensor or the shapes disagree.
+
     Example:
         >>> discrimination_curve_statistics(
         ...     torch.tensor([0.2, 0.7, 0.5]), torch.tensor([0, 0, 1]), num_thresholds=3).above

@@ -75,6 +75,9 @@ def group_score_histogram(
     Returns:
         :class:`GroupScoreHistogram` (``float64``).
 
+    Raises:
+        ValueError: if an input is not a tensor or the shapes disagree.
+
     Example:
         >>> group_score_histogram(torch.tensor([0.2, 0.7]), torch.tensor([0, 1]),
         ...                       torch.tensor([0, 0]), num_thresholds=2).positive

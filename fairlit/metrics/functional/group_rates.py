@@ -419,6 +419,9 @@ def equalized_odds_difference(
     Returns:
         Scalar ``float32`` tensor in ``[0, 1]``.
 
+    Raises:
+        ValueError: if ``target`` is None or an input fails its check.
+
     Example:
         >>> equalized_odds_difference(
         ...     torch.tensor([0.9, 0.8, 0.1, 0.7]), torch.tensor([1, 0, 1, 0]),
