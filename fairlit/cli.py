@@ -62,6 +62,12 @@ class FairlitCLI(LightningCLI):
             default=False,
             help="fit only: evaluate the final weights on the test split when training ends",
         )
+        parser.add_argument(
+            "--firing_probabilities",
+            type=bool,
+            default=False,
+            help="predict only: also write each row's firing probabilities (firing_prob_j)",
+        )
 
     def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
         """Parse, and keep the arguments (the model options given on the command line)."""
@@ -79,8 +85,13 @@ class FairlitCLI(LightningCLI):
         args = getattr(self, "_command_line", [])
         if not subcommand or not self.config[subcommand].get("ckpt_path"):
             return
+        self._preprocessing_from_checkpoint(subcommand)
         model_args = [a for a in args if a.startswith(("--model.", "--model="))]
-        evaluation = [a for a in model_args if a.split("=", 1)[0] in EVALUATION_OPTIONS]
+        # `--model.encoder.inference` is the short form of `--model.init_args.encoder...`.
+        wanted = {option.replace(".init_args", "") for option in EVALUATION_OPTIONS}
+        evaluation = [
+            a for a in model_args if a.split("=", 1)[0].replace(".init_args", "") in wanted
+        ]
         for arg in model_args:
             if arg not in evaluation:
                 _print_error(
@@ -91,6 +102,18 @@ class FairlitCLI(LightningCLI):
             self.config = self.parser.parse_args(
                 [subcommand, *evaluation], namespace=self.config.clone(), defaults=False
             )
+
+    def _preprocessing_from_checkpoint(self, subcommand: str) -> None:
+        # Evaluating or scoring data goes through the training data's preprocessing (its
+        # columns, categories, scaler and groups), so the feature width linked into the model
+        # is the checkpoint's even for a file with fewer categories. A resumed fit reads its
+        # own file as before.
+        if subcommand == "fit":
+            return
+        init_args = self.config[subcommand].get("data.init_args")
+        if init_args is not None and "preprocessing_from" in init_args:
+            if init_args.get("preprocessing_from") is None:
+                init_args["preprocessing_from"] = str(self.config[subcommand]["ckpt_path"])
 
     def before_instantiate_classes(self) -> None:
         """Honour ``enable_checkpointing=false`` and put logs under ``default_root_dir``.
@@ -156,8 +179,12 @@ class FairlitCLI(LightningCLI):
         """Add a :class:`~fairlit.prediction.PredictionWriter` unless one is configured."""
         from fairlit.prediction import PredictionWriter
 
-        if not any(isinstance(c, PredictionWriter) for c in self.trainer.callbacks):  # type: ignore[attr-defined]
-            self.trainer.callbacks.append(PredictionWriter())  # type: ignore[attr-defined]
+        wanted = bool(self.config[self.subcommand].get("firing_probabilities"))
+        writers = [c for c in self.trainer.callbacks if isinstance(c, PredictionWriter)]  # type: ignore[attr-defined]
+        for writer in writers:
+            writer.firing_probabilities = writer.firing_probabilities or wanted
+        if not writers:
+            self.trainer.callbacks.append(PredictionWriter(firing_probabilities=wanted))  # type: ignore[attr-defined]
 
     def after_predict(self) -> None:
         """Say where the predictions went."""

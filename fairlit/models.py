@@ -417,11 +417,15 @@ class FairRepresentationModel(pl.LightningModule):
         self._log_epoch("test")
 
     def predict_step(self, batch: dict[str, Tensor], batch_idx: int) -> dict[str, Tensor]:
-        """Return ``y_prob`` (P(y=1), see ``prediction_samples``), ``code``, ``y`` and ``s``."""
+        """Return ``y_prob`` (P(y=1), see ``prediction_samples``), ``code``, ``probs``, ``y``, ``s``.
+
+        ``probs`` is the firing probabilities ``[B, m]``, or None for a deterministic encoder.
+        """
         output, logits = self(batch["x"])
         return {
             "y_prob": self.predictive_proba(batch["x"], (output, logits)),
             "code": output.code,
+            "probs": output.probs,
             "y": batch["y"],
             "s": batch["s"],
         }

@@ -19,64 +19,56 @@ __all__ = ["PredictionWriter"]
 
 
 class PredictionWriter(BasePredictionWriter):
-    """Write what ``predict`` returns to ``predictions.csv``: one row per input row.
+    r"""Write what ``predict`` returns to ``predictions.csv``: one row per input row, in order.
 
-    Columns: ``row`` (the row's position in the predict split), ``y_prob`` (:math:`P(y=1)`,
-    averaged over the model's ``prediction_samples``) or ``prob_<c>`` per class, ``y_pred``
-    (the class predicted: ``y_prob >= 0.5``, or the most probable class), ``y`` and ``s``
-    (as given by the data), and ``code_0 .. code_<m-1>`` (the first sampled code of the
-    row; thresholded or probability codes with the encoder's ``inference`` mode).
+    Columns:
+
+    * ``row``: the row's position in what was scored (the file, for a CSV);
+    * ``y_prob``: :math:`P(y=1)`, averaged over the model's ``prediction_samples`` (or
+      ``prob_<c>`` per class for a multi-class task);
+    * ``y_pred``: the class predicted (``y_prob >= 0.5``, or the most probable class);
+    * ``y`` and ``s``: as given by the data, left out when the data has none (``-1``);
+    * ``code_0 .. code_<m-1>``: the row's code, one column per bit: the first sampled code
+      (seeded by the model's ``sampling_seed``), or the thresholded code or the firing
+      probabilities with the encoder's ``inference`` set to ``threshold`` or ``probability``;
+    * ``firing_prob_0 .. firing_prob_<m-1>``: the firing probabilities
+      :math:`P(T_j = 1 \mid x)`, with ``firing_probabilities=True`` (stochastic encoders).
 
     ``fairlit predict`` adds this callback unless the configuration has one, and prints the
-    file's path. Under data parallelism every process writes its own shard,
-    ``predictions_rank<r>.csv``, whose ``row`` counts within the shard.
+    file's path. Under data parallelism each process scores a contiguous shard; the shards are
+    gathered and global rank zero writes the one file, every row exactly once, in order.
 
     Args:
         output_dir: Folder of the file; ``None`` takes the trainer's ``log_dir`` (or its
             ``default_root_dir`` without a logger).
         filename: Name of the file.
+        firing_probabilities: Also write the firing probabilities.
 
     Example:
         >>> PredictionWriter().filename
         'predictions.csv'
     """
 
-    def __init__(self, output_dir: str | None = None, filename: str = "predictions.csv") -> None:
+    def __init__(
+        self,
+        output_dir: str | None = None,
+        filename: str = "predictions.csv",
+        firing_probabilities: bool = False,
+    ) -> None:
         super().__init__(write_interval="epoch")
         self.output_dir = output_dir
         self.filename = filename
+        self.firing_probabilities = firing_probabilities
         self.path: str | None = None
 
-    def _target(self, trainer: pl.Trainer) -> str:
-        folder = self.output_dir or trainer.log_dir or trainer.default_root_dir
-        name = self.filename
-        if trainer.world_size > 1:
-            stem, dot, suffix = name.rpartition(".")
-            name = (
-                f"{stem}_rank{trainer.global_rank}{dot}{suffix}"
-                if dot
-                else f"{name}_rank{trainer.global_rank}"
-            )
-        os.makedirs(folder, exist_ok=True)
-        return os.path.join(folder, name)
+    def _columns(self, batches: list[dict[str, Any]]) -> dict[str, np.ndarray]:
+        """This process' rows as named columns (``row`` counts within the shard)."""
 
-    def write_on_epoch_end(
-        self,
-        trainer: pl.Trainer,
-        pl_module: pl.LightningModule,
-        predictions: Any,
-        batch_indices: Any,
-    ) -> None:
-        """Concatenate the batches and write the file (``self.path``)."""
-        import pandas as pd
+        def cat(key: str) -> torch.Tensor:
+            return torch.cat([b[key].detach().cpu() for b in batches])
 
-        batches = (
-            predictions[0] if predictions and isinstance(predictions[0], list) else predictions
-        )
-        if not batches:
-            return
-        columns: dict[str, Any] = {}
-        prob = torch.cat([b["y_prob"].detach().cpu() for b in batches]).float()
+        columns: dict[str, np.ndarray] = {}
+        prob = cat("y_prob").float()
         columns["row"] = np.arange(len(prob))
         if prob.ndim == 1:
             columns["y_prob"] = prob.numpy()
@@ -87,10 +79,47 @@ class PredictionWriter(BasePredictionWriter):
             columns["y_pred"] = prob.argmax(dim=1).numpy()
         for key in ("y", "s"):
             if all(key in b for b in batches):
-                columns[key] = torch.cat([b[key].detach().cpu() for b in batches]).numpy()
-        if all("code" in b for b in batches):
-            code = torch.cat([b["code"].detach().cpu() for b in batches]).float().numpy()
-            for j in range(code.shape[1]):
-                columns[f"code_{j}"] = code[:, j]
-        self.path = self._target(trainer)
-        pd.DataFrame(columns).to_csv(self.path, index=False)
+                columns[key] = cat(key).numpy()
+        blocks = [("code", "code")]
+        if self.firing_probabilities:
+            blocks.append(("probs", "firing_prob"))
+        for key, prefix in blocks:
+            if all(b.get(key) is not None for b in batches):
+                values = cat(key).float().numpy()
+                if key == "code" and np.isin(values, (0.0, 1.0)).all():
+                    values = values.astype(np.int64)  # a sampled or thresholded code: 0/1
+                for j in range(values.shape[1]):
+                    columns[f"{prefix}_{j}"] = values[:, j]
+        return columns
+
+    def write_on_epoch_end(
+        self,
+        trainer: pl.Trainer,
+        pl_module: pl.LightningModule,
+        predictions: Any,
+        batch_indices: Any,
+    ) -> None:
+        """Gather every process' rows; global rank zero writes the file (``self.path``)."""
+        import pandas as pd
+
+        batches = (
+            predictions[0] if predictions and isinstance(predictions[0], list) else predictions
+        )
+        shard = pd.DataFrame(self._columns(batches) if batches else {})
+        shards = [shard]
+        if trainer.world_size > 1 and torch.distributed.is_initialized():
+            # Evaluation shards are contiguous and unpadded: rank order is row order.
+            gathered: list[Any] = [None] * trainer.world_size
+            torch.distributed.all_gather_object(gathered, shard)
+            shards = [s for s in gathered if s is not None and len(s)]
+        folder = self.output_dir or trainer.log_dir or trainer.default_root_dir
+        self.path = os.path.join(folder, self.filename)
+        if not trainer.is_global_zero or not any(len(s) for s in shards):
+            return
+        table = pd.concat(shards, ignore_index=True)
+        table["row"] = np.arange(len(table))
+        for key in ("y", "s"):  # data without labels: -1, left out
+            if key in table and (table[key] < 0).all():
+                table = table.drop(columns=key)
+        os.makedirs(folder, exist_ok=True)
+        table.to_csv(self.path, index=False)

@@ -13,6 +13,8 @@ schema); this base does the rest identically for every dataset:
 """
 
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -20,6 +22,7 @@ import pytorch_lightning as pl
 import torch
 
 from fairlit.data.loading import BatchLoader, TensorSplit, stratified_split
+from fairlit.data.resources import DataFileError
 from fairlit.data.schema import TabularSchema
 
 __all__ = ["FairDataModule", "TabularDataModule", "TabularTable", "encode_features"]
@@ -151,6 +154,38 @@ class TabularTable:
     test_mask: np.ndarray | None = None
 
 
+def read_fitted_preprocessing(path: str | Path, owner: str) -> dict:
+    """The fitted preprocessing a :class:`TabularDataModule` saved in checkpoint ``path``.
+
+    Args:
+        path: A Lightning checkpoint written while training with a tabular DataModule.
+        owner: The DataModule's class name (Lightning keys its state by it); another tabular
+            DataModule's state is taken when there is exactly one.
+
+    Returns:
+        The ``preprocessing`` mapping of :meth:`TabularDataModule.state_dict`.
+
+    Raises:
+        DataFileError: if the file does not exist or holds no fitted preprocessing.
+    """
+    if not Path(path).is_file():
+        raise DataFileError(f"preprocessing_from: checkpoint {str(path)!r} does not exist")
+    checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+    states = {
+        key: value["preprocessing"]
+        for key, value in checkpoint.items()
+        if isinstance(value, dict) and isinstance(value.get("preprocessing"), dict)
+    }
+    if owner in states:
+        return states[owner]
+    if len(states) == 1:
+        return next(iter(states.values()))
+    raise DataFileError(
+        f"preprocessing_from: checkpoint {str(path)!r} holds no fitted preprocessing of a "
+        f"tabular DataModule (found {sorted(states) or 'none'})"
+    )
+
+
 def encode_features(
     frame: pd.DataFrame, schema: TabularSchema, mean: np.ndarray, std: np.ndarray
 ) -> np.ndarray:
@@ -164,7 +199,8 @@ def encode_features(
 
     Returns:
         float32 array ``[N, schema.width()]``: numeric columns first, then the
-        one-hot blocks in schema order.
+        one-hot blocks in schema order. A category outside the schema (let through with
+        ``unknown_category="ignore"``) gets an all-zero block.
 
     Example:
         >>> schema = TabularSchema(("a",), {"c": ("u", "v")})
@@ -178,7 +214,10 @@ def encode_features(
         blocks.append((numeric - mean) / std)
     for column, categories in schema.categorical.items():
         codes = pd.Categorical(frame[column].astype(str), categories=list(categories)).codes
-        blocks.append(np.eye(len(categories))[codes])
+        one_hot = np.zeros((len(frame), len(categories)))
+        known = codes >= 0  # -1: a category outside the schema, encoded as all zeros
+        one_hot[np.flatnonzero(known), codes[known]] = 1.0
+        blocks.append(one_hot)
     if not blocks:
         return np.zeros((len(frame), 0), dtype=np.float32)
     return np.concatenate(blocks, axis=1).astype(np.float32)
@@ -205,14 +244,24 @@ class TabularDataModule(FairDataModule):
         test_fraction: Fraction held out for testing when the dataset has no official
             test split; ``None`` takes the dataset's default.
         include_sensitive_in_features: Keep the sensitive column(s) among the features.
+        unknown_category: What a category outside the (training) categories does:
+            ``"error"`` (a :class:`~fairlit.data.resources.DataFileError` naming the column,
+            the value and the known values) or ``"ignore"`` (the row's one-hot block for that
+            column is all zeros, as if no category were set).
+        preprocessing_from: A checkpoint whose fitted preprocessing (feature columns, every
+            category, the training scaler, the group names) this DataModule uses instead of
+            fitting its own, so new data is scored exactly as the training data was.
+            ``fairlit test``, ``validate`` and ``predict`` set it to ``--ckpt_path``. Load only
+            checkpoints you trust (they are pickles).
 
     Raises:
         ValueError: if a fraction is outside ``[0, 1)`` or an argument fails its check.
+        DataFileError: if ``preprocessing_from`` does not exist or holds no fitted
+            preprocessing.
     """
 
     schema: TabularSchema
     sensitive_columns: tuple[str, ...] = ()
-    group_names: tuple[str, ...] = ()
     default_test_fraction: float = 0.2
     #: What ``predict`` scores: ``"test"`` (the test split) or ``"all"`` (every row, in order).
     predict_rows: str = "test"
@@ -225,13 +274,27 @@ class TabularDataModule(FairDataModule):
         val_fraction: float = 0.1,
         test_fraction: float | None = None,
         include_sensitive_in_features: bool = False,
+        unknown_category: Literal["error", "ignore"] = "error",
+        preprocessing_from: str | Path | None = None,
     ) -> None:
         super().__init__(batch_size, eval_batch_size, seed, val_fraction)
         if test_fraction is not None and not 0.0 <= test_fraction < 1.0:
             raise ValueError(f"test_fraction must be in [0, 1), got {test_fraction!r}")
+        if unknown_category not in ("error", "ignore"):
+            raise ValueError(
+                f"unknown_category must be 'error' or 'ignore', got {unknown_category!r}"
+            )
         self.test_fraction = test_fraction
         self.include_sensitive_in_features = include_sensitive_in_features
-        self._fitted: dict | None = None  # preprocessing restored from a checkpoint
+        self.unknown_category = unknown_category
+        self.preprocessing_from = preprocessing_from
+        self._group_names: tuple[str, ...] = ()  # the data's own, set by the subclass
+        # The preprocessing restored from a checkpoint (its columns, categories, scaler, groups).
+        self._fitted: dict | None = (
+            read_fitted_preprocessing(preprocessing_from, type(self).__qualname__)
+            if preprocessing_from is not None
+            else None
+        )
         self._table: TabularTable | None = None  # the table setup() read
         # Called here, Lightning collects the arguments of every __init__ up the subclass chain
         # (the subclass's own and the ones it forwards as **kwargs), defaults included.
@@ -259,6 +322,18 @@ class TabularDataModule(FairDataModule):
     def num_features(self) -> int:
         """Width of ``x``, fixed by the schema (known before :meth:`setup`)."""
         return self.feature_schema.width()
+
+    @property
+    def group_names(self) -> tuple[str, ...]:
+        """Name of each sensitive group, by index of ``s``; a checkpoint's once restored."""
+        fitted = getattr(self, "_fitted", None)
+        if fitted is not None and fitted.get("group_names"):
+            return tuple(fitted["group_names"])
+        return getattr(self, "_group_names", ())
+
+    @group_names.setter
+    def group_names(self, names: tuple[str, ...]) -> None:
+        self._group_names = tuple(names)
 
     @property
     def num_groups(self) -> int:
@@ -294,6 +369,12 @@ class TabularDataModule(FairDataModule):
             return
         # Kept: restoring a checkpoint's preprocessing re-encodes it without reading it again.
         table = self._table = self._table if self._table is not None else self.load_table()
+        table = self._in_fitted_groups(table)
+        if stage in ("fit", "validate", "test") and (table.y < 0).any():
+            raise DataFileError(
+                f"{type(self).__name__}: the data has no target column, so it can only be "
+                f"scored (fairlit predict), not used to {stage}"
+            )
         strata = table.y * max(self.num_groups, 1) + table.s
         if table.test_mask is not None:
             pool = np.flatnonzero(~table.test_mask)
@@ -352,6 +433,7 @@ class TabularDataModule(FairDataModule):
                 "categorical": {c: list(v) for c, v in schema.categorical.items()},
                 "mean": [float(v) for v in self.feature_mean],
                 "std": [float(v) for v in self.feature_std],
+                "group_names": list(self.group_names),
             }
         }
 
@@ -379,5 +461,29 @@ class TabularDataModule(FairDataModule):
         fitted = self._fitted or {}
         schema = self.feature_schema
         source = f"{type(self).__name__} (preprocessing from the checkpoint)"
-        schema.check(table.features, source)
+        schema.check(table.features, source, self.unknown_category)
         return schema, np.asarray(fitted["mean"]), np.asarray(fitted["std"])
+
+    def _in_fitted_groups(self, table: TabularTable) -> TabularTable:
+        """Re-index ``s`` by the checkpoint's group names when the data names them otherwise.
+
+        A file to be scored may hold fewer groups than the training file (or order them
+        otherwise); ``s`` must mean the group it meant in training. ``-1`` (no sensitive
+        column) stays ``-1``.
+        """
+        fitted = (self._fitted or {}).get("group_names")
+        own = self._group_names
+        if not fitted or not own or tuple(fitted) == tuple(own):
+            return table
+        unknown = sorted(set(own) - set(fitted))
+        used = set(np.unique(table.s[table.s >= 0]).tolist())
+        unknown = [name for i, name in enumerate(own) if name in unknown and i in used]
+        if unknown:
+            raise DataFileError(
+                f"{type(self).__name__}: sensitive group(s) {unknown} were not in the training "
+                f"data; the checkpoint's groups are {list(fitted)}"
+            )
+        index = {name: i for i, name in enumerate(fitted)}
+        mapping = np.array([index.get(name, -1) for name in own], dtype=np.int64)
+        s = np.where(table.s >= 0, mapping[np.clip(table.s, 0, None)], -1)
+        return TabularTable(table.features, table.y, s, table.test_mask)

@@ -227,7 +227,10 @@ class CSVDataModule(TabularDataModule):
 
     ``predict`` scores **every row** of the file, in its order (``predict_rows = "all"``):
     ``fairlit predict --ckpt_path CK --data.init_args.path=new.csv`` scores a new file with the
-    training data's preprocessing, restored from the checkpoint.
+    training data's preprocessing, restored from the checkpoint (``preprocessing_from``). Such
+    a file may hold fewer categories or groups than the training file, and may lack the
+    target and sensitive columns (``y`` and ``s`` are then -1 and left out of the
+    predictions).
 
     The file is read and validated in ``__init__`` by
     :func:`fairlit.data.parsers.read_csv_table` (so :attr:`num_features` is
@@ -276,6 +279,8 @@ class CSVDataModule(TabularDataModule):
             drop=drop,
             positive_label=positive_label,
             include_sensitive=self.include_sensitive_in_features,
+            # Scored with a checkpoint's preprocessing: labels are optional.
+            require_labels=self.preprocessing_from is None,
         )
         self.schema = table.schema
         self.sensitive_columns = (sensitive,)

@@ -332,6 +332,7 @@ def read_csv_table(
     drop: list[str] | None = None,
     positive_label: str | int | None = None,
     include_sensitive: bool = False,
+    require_labels: bool = True,
 ) -> CSVTable:
     """Read a CSV table with a binary target and a categorical sensitive column, and check it.
 
@@ -349,6 +350,9 @@ def read_csv_table(
         drop: Columns that are not features (identifiers, ...).
         positive_label: Target value meaning 1; ``None`` accepts a 0/1 or False/True target.
         include_sensitive: Keep the sensitive column among the categorical features.
+        require_labels: ``False`` for a file to be scored with a trained model's
+            preprocessing: the target, sensitive and dropped columns may be missing (``y``
+            and ``s`` are then -1), and the target and sensitive columns may hold one value.
 
     Returns:
         The :class:`CSVTable`.
@@ -376,23 +380,36 @@ def read_csv_table(
             f"{source}: the file has a header ({', '.join(map(str, frame.columns))}) but no data rows"
         )
     drop = list(drop or [])
+    # A file to be scored needs only the features: labels and dropped columns are optional.
+    optional = [] if require_labels else [target, sensitive, *drop]
     named = [target, sensitive, *(categorical or []), *(numeric or []), *drop]
+    named = [c for c in named if c not in optional]
     missing = [c for c in dict.fromkeys(named) if c not in frame.columns]
     if missing:
         raise DataFileError(
             f"{source}: column(s) {missing} not found; the file has columns {list(frame.columns)}"
         )
-    y = _binary_target(frame[target], positive_label, f"{source}: target column {target!r}")
-    groups = frame[sensitive]
-    if groups.isna().any():
-        raise DataFileError(f"{source}: sensitive column {sensitive!r} has missing values")
-    names = sorted(groups.astype(str).unique())
-    if len(names) < 2:
-        raise DataFileError(
-            f"{source}: sensitive column {sensitive!r} has a single group {names}; "
-            "fairness needs at least two"
+    unlabelled = np.full(len(frame), -1, dtype=np.int64)
+    y = (
+        _binary_target(
+            frame[target], positive_label, f"{source}: target column {target!r}", require_labels
         )
-    s = pd.Categorical(groups.astype(str), categories=names).codes.astype(np.int64)
+        if target in frame.columns
+        else unlabelled
+    )
+    names: list[str] = []
+    s = unlabelled
+    if sensitive in frame.columns:
+        groups = frame[sensitive]
+        if groups.isna().any():
+            raise DataFileError(f"{source}: sensitive column {sensitive!r} has missing values")
+        names = sorted(groups.astype(str).unique())
+        if len(names) < 2 and require_labels:
+            raise DataFileError(
+                f"{source}: sensitive column {sensitive!r} has a single group {names}; "
+                "fairness needs at least two"
+            )
+        s = pd.Categorical(groups.astype(str), categories=names).codes.astype(np.int64)
     rest = [c for c in frame.columns if c not in {target, sensitive, *drop}]
     if categorical is None:
         categorical = [c for c in rest if not pd.api.types.is_numeric_dtype(frame[c])]
@@ -415,17 +432,20 @@ def read_csv_table(
     return CSVTable(frame, y, s, schema, tuple(names))
 
 
-def _binary_target(column: pd.Series, positive_label: str | int | None, what: str) -> np.ndarray:
+def _binary_target(
+    column: pd.Series, positive_label: str | int | None, what: str, both: bool = True
+) -> np.ndarray:
+    """The target as 0/1; ``both=False`` accepts a column holding one of the two values."""
     if column.isna().any():
         raise DataFileError(f"{what} has missing values")
     values = set(column.unique().tolist())
     if positive_label is not None:
         matches = {v for v in values if v == positive_label or str(v) == str(positive_label)}
-        if not matches:
+        if not matches and both:
             raise DataFileError(
                 f"{what}: positive_label {positive_label!r} not among {sorted(map(str, values))}"
             )
-        if len(values) != 2:
+        if len(values) > 2 or (both and len(values) != 2):
             raise DataFileError(
                 f"{what} must be binary, found {len(values)} values {sorted(map(str, values))[:10]}"
             )

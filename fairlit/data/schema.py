@@ -54,12 +54,15 @@ class TabularSchema:
             {c: v for c, v in self.categorical.items() if c not in exclude},
         )
 
-    def check(self, frame: pd.DataFrame, source: str) -> None:
+    def check(self, frame: pd.DataFrame, source: str, unknown_category: str = "error") -> None:
         """Raise :class:`DataFileError` if ``frame`` has a value outside the schema.
 
         Args:
             frame: Table holding at least the schema's columns.
             source: File or table name used in error messages.
+            unknown_category: ``"error"`` refuses a category outside the schema; ``"ignore"``
+                lets it through (:func:`~fairlit.data.base.encode_features` then gives the row
+                an all-zero one-hot block for that column).
 
         Raises:
             DataFileError: naming ``source`` and the column: a missing column, a non-numeric, NaN or
@@ -84,7 +87,7 @@ class TabularSchema:
                 )
         for column, categories in self.categorical.items():
             unknown = set(frame[column].astype(str).unique()) - set(categories)
-            if unknown:
+            if unknown and unknown_category != "ignore":
                 raise DataFileError(
                     f"{source}: column {column!r} has value(s) {sorted(unknown)} outside the "
                     f"expected categories {list(categories)}"
