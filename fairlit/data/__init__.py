@@ -9,7 +9,7 @@ Example:
     (['s', 'x', 'y'], True)
 """
 
-from fairlit.data.base import FairDataModule, TabularDataModule, TabularTable, encode_features
+from fairlit.data.base import FairDataModule
 from fairlit.data.datamodules import (
     AdultDataModule,
     CompasDataModule,
@@ -24,6 +24,7 @@ from fairlit.data.images import (
 from fairlit.data.loading import BatchLoader, TensorSplit, stratified_split
 from fairlit.data.parsers import TabularSchema, load_adult, load_compas, load_german
 from fairlit.data.resources import DataFileError, read_raw_bytes
+from fairlit.data.tabular import TabularDataModule, TabularTable, encode_features
 
 __all__ = [
     "AdultDataModule",

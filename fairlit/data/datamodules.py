@@ -2,7 +2,7 @@
 
 Each one only says how to read its data and which sensitive attribute to
 use; splitting, scaling and loading live in
-:class:`~fairlit.data.base.TabularDataModule`.
+:class:`~fairlit.data.tabular.TabularDataModule`.
 """
 
 from collections.abc import Sequence
@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from fairlit.data.base import TabularDataModule, TabularTable
+from fairlit.data.csv_table import read_csv_table
 from fairlit.data.parsers import (
     ADULT_SCHEMA,
     COMPAS_SCHEMA,
@@ -20,8 +20,8 @@ from fairlit.data.parsers import (
     load_adult,
     load_compas,
     load_german,
-    read_csv_table,
 )
+from fairlit.data.tabular import TabularDataModule, TabularTable
 
 __all__ = ["AdultDataModule", "CSVDataModule", "CompasDataModule", "GermanDataModule"]
 
@@ -53,7 +53,7 @@ class AdultDataModule(TabularDataModule):
         data_dir: Folder with ``adult.data`` and ``adult.test``; ``None`` uses the bundled copies.
         sensitive: Which sensitive attribute, see above.
         preset: ``"default"`` or ``"cerrato"``.
-        **kwargs: See :class:`~fairlit.data.base.TabularDataModule` (``batch_size``,
+        **kwargs: See :class:`~fairlit.data.tabular.TabularDataModule` (``batch_size``,
             ``seed``, ``val_fraction``, ``test_fraction``, ...).
 
     Raises:
@@ -128,7 +128,7 @@ class CompasDataModule(TabularDataModule):
         data_dir: Folder with ``compas-scores-two-years.csv``; ``None`` uses the bundled copy.
         sensitive: Which sensitive attribute, see above.
         preset: ``"default"`` or ``"cerrato"``.
-        **kwargs: See :class:`~fairlit.data.base.TabularDataModule`.
+        **kwargs: See :class:`~fairlit.data.tabular.TabularDataModule`.
 
     Raises:
         ValueError: if ``preset='cerrato'`` is combined with a sensitive column other than ``race``.
@@ -193,7 +193,7 @@ class GermanDataModule(TabularDataModule):
     Args:
         data_dir: Folder with ``german.data``; ``None`` uses the bundled copy.
         sensitive: ``"age"`` or ``"sex"``.
-        **kwargs: See :class:`~fairlit.data.base.TabularDataModule` (``test_fraction``
+        **kwargs: See :class:`~fairlit.data.tabular.TabularDataModule` (``test_fraction``
             defaults to 0.2).
 
     Example:
@@ -233,7 +233,7 @@ class CSVDataModule(TabularDataModule):
     predictions).
 
     The file is read and validated in ``__init__`` by
-    :func:`fairlit.data.parsers.read_csv_table` (so :attr:`num_features` is
+    :func:`fairlit.data.csv_table.read_csv_table` (so :attr:`num_features` is
     known before ``setup``): every named column must exist, the target must
     take exactly two values, the sensitive column at least two, numeric
     columns must be numbers without NaN or inf, and categorical columns
@@ -252,7 +252,7 @@ class CSVDataModule(TabularDataModule):
         drop: Columns that are not features (identifiers, ...).
         positive_label: Target value meaning 1; ``None`` accepts a 0/1 or
             False/True target as it is.
-        **kwargs: See :class:`~fairlit.data.base.TabularDataModule`.
+        **kwargs: See :class:`~fairlit.data.tabular.TabularDataModule`.
     """
 
     predict_rows = "all"

@@ -61,7 +61,7 @@ class TabularSchema:
             frame: Table holding at least the schema's columns.
             source: File or table name used in error messages.
             unknown_category: ``"error"`` refuses a category outside the schema; ``"ignore"``
-                lets it through (:func:`~fairlit.data.base.encode_features` then gives the row
+                lets it through (:func:`~fairlit.data.tabular.encode_features` then gives the row
                 an all-zero one-hot block for that column).
 
         Raises:

@@ -1,0 +1,171 @@
+"""Reading a CSV table of your own: :func:`read_csv_table` checks it and names what is wrong.
+
+Every error is a :class:`~fairlit.data.resources.DataFileError` that names the file and the
+column (an empty file, a missing column, a target that is not binary, a single group, a
+non-numeric value in a numeric column, a missing category).
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from fairlit.data.resources import DataFileError
+from fairlit.data.schema import TabularSchema
+
+__all__ = ["CSVTable", "read_csv_table"]
+
+
+@dataclass
+class CSVTable:
+    """A CSV file read and validated by :func:`read_csv_table`.
+
+    Attributes:
+        frame: The file's rows (every column, as read).
+        y: The binary target, int64 ``[N]``.
+        s: The sensitive group index, int64 ``[N]`` (the position in ``group_names``).
+        schema: The feature columns and every category of each categorical one.
+        group_names: The sensitive column's distinct values, sorted as strings.
+    """
+
+    frame: pd.DataFrame
+    y: np.ndarray
+    s: np.ndarray
+    schema: TabularSchema
+    group_names: tuple[str, ...]
+
+
+def read_csv_table(
+    path: str | Path,
+    target: str,
+    sensitive: str,
+    categorical: list[str] | None = None,
+    numeric: list[str] | None = None,
+    drop: list[str] | None = None,
+    positive_label: str | int | None = None,
+    include_sensitive: bool = False,
+    require_labels: bool = True,
+) -> CSVTable:
+    """Read a CSV table with a binary target and a categorical sensitive column, and check it.
+
+    Every named column must exist, the target must take exactly two values, the sensitive
+    column at least two, numeric columns must be numbers without NaN or inf, and categorical
+    columns without missing values. Category lists are those of the whole file, sorted.
+
+    Args:
+        path: The CSV file (header row required).
+        target: Name of the target column.
+        sensitive: Name of the sensitive column.
+        categorical: Categorical feature columns; ``None`` takes every non-numeric column.
+        numeric: Numeric feature columns; ``None`` takes every numeric column not listed as
+            categorical.
+        drop: Columns that are not features (identifiers, ...).
+        positive_label: Target value meaning 1; ``None`` accepts a 0/1 or False/True target.
+        include_sensitive: Keep the sensitive column among the categorical features.
+        require_labels: ``False`` for a file to be scored with a trained model's
+            preprocessing: the target, sensitive and dropped columns may be missing (``y``
+            and ``s`` are then -1), and the target and sensitive columns may hold one value.
+
+    Returns:
+        The :class:`CSVTable`.
+
+    Raises:
+        DataFileError: naming the file and the column, for any of the problems above, and for
+            an empty file, a header without rows or a file pandas cannot parse.
+    """
+    path = Path(path)
+    source = str(path)
+    if not path.is_file():
+        raise DataFileError(f"CSV file {source!r} does not exist")
+    try:
+        frame = pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        raise DataFileError(
+            f"{source}: the file is empty; expected a header row and data rows"
+        ) from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as err:
+        raise DataFileError(
+            f"{source}: not a readable CSV file ({str(err).splitlines()[0]})"
+        ) from None
+    if frame.empty:
+        raise DataFileError(
+            f"{source}: the file has a header ({', '.join(map(str, frame.columns))}) but no data rows"
+        )
+    drop = list(drop or [])
+    # A file to be scored needs only the features: labels and dropped columns are optional.
+    optional = [] if require_labels else [target, sensitive, *drop]
+    named = [target, sensitive, *(categorical or []), *(numeric or []), *drop]
+    named = [c for c in named if c not in optional]
+    missing = [c for c in dict.fromkeys(named) if c not in frame.columns]
+    if missing:
+        raise DataFileError(
+            f"{source}: column(s) {missing} not found; the file has columns {list(frame.columns)}"
+        )
+    unlabelled = np.full(len(frame), -1, dtype=np.int64)
+    y = (
+        _binary_target(
+            frame[target], positive_label, f"{source}: target column {target!r}", require_labels
+        )
+        if target in frame.columns
+        else unlabelled
+    )
+    names: list[str] = []
+    s = unlabelled
+    if sensitive in frame.columns:
+        groups = frame[sensitive]
+        if groups.isna().any():
+            raise DataFileError(f"{source}: sensitive column {sensitive!r} has missing values")
+        names = sorted(groups.astype(str).unique())
+        if len(names) < 2 and require_labels:
+            raise DataFileError(
+                f"{source}: sensitive column {sensitive!r} has a single group {names}; "
+                "fairness needs at least two"
+            )
+        s = pd.Categorical(groups.astype(str), categories=names).codes.astype(np.int64)
+    rest = [c for c in frame.columns if c not in {target, sensitive, *drop}]
+    if categorical is None:
+        categorical = [c for c in rest if not pd.api.types.is_numeric_dtype(frame[c])]
+        if numeric is not None:
+            categorical = [c for c in categorical if c not in numeric]
+    if numeric is None:
+        numeric = [c for c in rest if c not in categorical]
+    for column in categorical:
+        if frame[column].isna().any():
+            row = int(np.flatnonzero(frame[column].isna().to_numpy())[0])
+            raise DataFileError(
+                f"{source}: categorical column {column!r} has a missing value (row {row}); "
+                "fill or drop it first"
+            )
+    cats = {c: tuple(sorted(frame[c].astype(str).unique())) for c in categorical}
+    if include_sensitive and sensitive not in cats:
+        cats[sensitive] = tuple(names)
+    schema = TabularSchema(tuple(numeric), cats)
+    schema.check(frame, source)
+    return CSVTable(frame, y, s, schema, tuple(names))
+
+
+def _binary_target(
+    column: pd.Series, positive_label: str | int | None, what: str, both: bool = True
+) -> np.ndarray:
+    """The target as 0/1; ``both=False`` accepts a column holding one of the two values."""
+    if column.isna().any():
+        raise DataFileError(f"{what} has missing values")
+    values = set(column.unique().tolist())
+    if positive_label is not None:
+        matches = {v for v in values if v == positive_label or str(v) == str(positive_label)}
+        if not matches and both:
+            raise DataFileError(
+                f"{what}: positive_label {positive_label!r} not among {sorted(map(str, values))}"
+            )
+        if len(values) > 2 or (both and len(values) != 2):
+            raise DataFileError(
+                f"{what} must be binary, found {len(values)} values {sorted(map(str, values))[:10]}"
+            )
+        return column.isin(matches).to_numpy(np.int64)
+    if not values <= {0, 1}:
+        raise DataFileError(
+            f"{what} must be binary 0/1 (found {sorted(map(str, values))[:10]}); "
+            "pass positive_label to name the positive value of a two-valued target"
+        )
+    return column.astype(np.int64).to_numpy()
