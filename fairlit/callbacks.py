@@ -48,6 +48,10 @@ DEFAULT_REPORT_COLUMNS: dict[str, str] = {
 }
 
 
+#: Columns computed over groups, which a group left out changes (marked ``*``).
+_GAPS = ("dp_difference", "eo_difference")
+
+
 def _as_float(value: Any) -> float:
     if hasattr(value, "item"):
         value = value.item()
@@ -152,7 +156,7 @@ class FairnessReport(Callback):
 
     def _read(self, metrics: Mapping[str, Any], stage: str) -> dict[str, float]:
         values = {}
-        for key in self.columns:
+        for key in (*self.columns, "groups_left_out"):
             name = f"{stage}/{key}"
             if name in metrics:
                 values[key] = _as_float(metrics[name])
@@ -189,8 +193,13 @@ class FairnessReport(Callback):
         for key, width in zip(self._stage_columns[stage], self._widths(stage), strict=True):
             value = row.get(key)
             text = "-" if value is None else f"{value:.{self.precision}f}"
+            if key in _GAPS and value is not None and row.get("groups_left_out"):
+                text += "*"  # computed with a group left out (the run warns, naming it)
             cells.append(f"{text:>{width}}")
-        return "  ".join(cells)
+        line = "  ".join(cells)
+        if row.get("groups_left_out"):
+            line += f"   * {int(row['groups_left_out'])} group(s) left out of the gaps"
+        return line
 
     @staticmethod
     def _print(line: str) -> None:

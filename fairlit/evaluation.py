@@ -20,9 +20,11 @@ metrics work as they are) and logged as ``{stage}/{name}``.
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+import torch
+from pytorch_lightning.utilities import rank_zero_warn
 from torch import Tensor, nn
 from torchmetrics import Metric, MetricCollection
 from torchmetrics.classification import (
@@ -34,6 +36,7 @@ from torchmetrics.classification import (
 
 from fairlit.metrics import (
     DemographicParityDifference,
+    DemographicParityRatio,
     EqualizedOddsDifference,
     FactorizedMutualInformation,
     MulticlassDemographicParityDifference,
@@ -47,7 +50,7 @@ STAGES: tuple[str, ...] = ("val", "test")
 
 
 class _BinaryAccuracy(BinaryAccuracy):
-    """torchmetrics' BinaryAccuracy with fairlit's decision rule: positive iff ``p >= 0.5``.
+    """torchmetrics' BinaryAccuracy with fairlit's decision rule: positive iff ``p >= threshold``.
 
     torchmetrics counts ``p > threshold`` as positive, fairlit's group metrics ``p >= threshold``;
     with both in one collection a probability of exactly 0.5 would be a negative for accuracy and
@@ -56,6 +59,10 @@ class _BinaryAccuracy(BinaryAccuracy):
 
     def update(self, preds: Tensor, target: Tensor) -> None:
         super().update((preds >= self.threshold).to(preds.dtype), target)
+
+
+#: The metric classes that threshold ``P(y=1)`` (``preds >= threshold``).
+_THRESHOLDED = (DemographicParityDifference, DemographicParityRatio, EqualizedOddsDifference)
 
 
 def default_metrics(num_classes: int, num_groups: int) -> dict[str, Metric]:
@@ -186,14 +193,64 @@ class Evaluator(nn.Module):
             mi["mi_bits"].update(code, groups)
             mi["mi_factorized_bits"].update(probs, groups)
 
-    def compute(self, stage: str) -> dict[str, Tensor]:
-        """The stage's values over everything added since the last :meth:`reset`."""
+    def compute(
+        self, stage: str, group_names: Sequence[str] = (), warn: bool = True
+    ) -> dict[str, Tensor]:
+        """The stage's values over everything added since the last :meth:`reset`.
+
+        When a gap left a group out (:meth:`left_out_groups`), the values hold
+        ``{stage}/groups_left_out`` (their number; the fairness report marks the gaps) and,
+        with ``warn``, one warning names the groups (by ``group_names`` where given).
+        """
         values: dict[str, Any] = dict(self.metrics[stage].compute())
         if stage in self.mutual_information:
             for key, metric in self.mutual_information[stage].items():
                 if metric.update_called:
                     values[f"{stage}/{key}"] = metric.compute()
+        left_out = self.left_out_groups(stage)
+        if left_out:
+            values[f"{stage}/groups_left_out"] = torch.tensor(float(len(left_out)))
+            if warn:
+                shown = [group_names[g] if g < len(group_names) else f"group {g}" for g in left_out]
+                rank_zero_warn(
+                    f"{stage}: group(s) {shown} left out of a gap (no rows, no positives or no "
+                    "negatives in this split): ΔDP and ΔEO compare the other groups"
+                )
         return values
+
+    def set_threshold(self, threshold: float) -> None:
+        """Use ``P(y=1) >= threshold`` as the decision rule of every metric that thresholds.
+
+        Raises:
+            ValueError: if ``threshold`` is not strictly between 0 and 1.
+        """
+        if not 0.0 < float(threshold) < 1.0:
+            raise ValueError(f"threshold must lie strictly between 0 and 1, got {threshold!r}")
+        for collection in self.metrics.values():
+            for metric in collection.values():
+                if isinstance(metric, (_BinaryAccuracy, *_THRESHOLDED)):
+                    metric.threshold = float(threshold)
+
+    def left_out_groups(self, stage: str) -> list[int]:
+        """Groups a gap left out at this stage, over all processes (binary tasks).
+
+        A group with no rows is left out of ΔDP and ΔEO; one with rows but no positives (no
+        negatives) has no TPR (FPR) and is left out of ΔEO. Call it before :meth:`reset`.
+
+        Returns:
+            The sorted group indices; ``[]`` when every group counted, or without the default
+            ``eo_difference`` metric.
+        """
+        collection = self.metrics[stage]
+        if "eo_difference" not in collection:
+            return []
+        metric = collection["eo_difference"]
+        if not isinstance(metric, EqualizedOddsDifference) or not metric.update_called:
+            return []
+        with metric.sync_context():
+            rates = metric.group_rates()
+        defined = rates["tpr_defined"] & rates["fpr_defined"]
+        return [int(g) for g in torch.nonzero(~defined).flatten().tolist()]
 
     def reset(self, stage: str) -> None:
         """Forget the stage's batches."""

@@ -17,7 +17,7 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
-from jsonargparse.typing import ClosedUnitInterval
+from jsonargparse.typing import ClosedUnitInterval, OpenUnitInterval
 from pytorch_lightning.cli import LRSchedulerCallable, OptimizerCallable
 from torch import Tensor
 
@@ -54,19 +54,12 @@ class FairRepresentationModel(pl.LightningModule):
     factories are written like classes (``class_path`` + ``init_args``) and
     receive the sizes at construction.
 
-    Logged: ``train/loss_step``, ``train/task_loss_step``, ``train/penalty_step``
-    every ``log_every_n_steps`` steps and ``train/loss_epoch`` (etc.) as epoch
-    means; per evaluation stage (``val``, ``test``) ``{stage}/loss``,
-    ``{stage}/task_loss``, ``{stage}/penalty`` and also
-    ``accuracy`` (predictions thresholded at 0.5), ``auc`` (ROC AUC),
-    ``dp_difference`` (demographic parity difference of the thresholded
-    predictions: max - min positive rate over groups), ``eo_difference``
-    (equalized odds difference: max of the TPR and FPR gaps),
-    ``mi_bits`` (plug-in :math:`I(T; S)` of the sampled codes over the whole
-    epoch, in bits) and ``mi_factorized_bits`` (factorized MI of the firing
-    probabilities over the whole epoch). The MI entries are only logged for an
-    encoder with a stochastic binary layer. The metrics are the injected
-    ``evaluator``'s (:class:`~fairlit.evaluation.Evaluator`).
+    Logged: ``train/loss_step``, ``train/task_loss_step``, ``train/penalty_step`` every
+    ``log_every_n_steps`` steps and their epoch means ``train/loss_epoch`` (etc.); per
+    evaluation stage (``val``, ``test``) ``{stage}/loss``, ``{stage}/task_loss``,
+    ``{stage}/penalty`` and the injected ``evaluator``'s metrics
+    (:class:`~fairlit.evaluation.Evaluator`: accuracy, AUC, ΔDP, ΔEO and, for a stochastic
+    binary code, the plug-in and factorized MI in bits).
 
     Args:
         encoder: A :class:`~fairlit.nn.Encoder`: maps ``x`` to an
@@ -104,6 +97,8 @@ class FairRepresentationModel(pl.LightningModule):
             use the first sample. Ignored (one pass) when the encoder is deterministic:
             its output has ``probs=None`` (no stochastic layer), or its ``inference``
             attribute is not ``"sample"``.
+        threshold: The decision rule of accuracy, ΔDP, ΔEO and the predicted labels:
+            positive iff :math:`P(y=1) \ge` ``threshold`` (binary tasks; set on the evaluator).
         evaluator: Factory ``(num_classes, num_groups, code_bits) ->``
             :class:`~fairlit.evaluation.Evaluator` of the validation and test metrics;
             ``None`` is the default set above. Add a metric in a config with
@@ -137,6 +132,7 @@ class FairRepresentationModel(pl.LightningModule):
         check_finite: bool = True,
         sampling_seed: int | None = 0,
         prediction_samples: int = 1,
+        threshold: OpenUnitInterval = 0.5,
         evaluator: EvaluatorFactory | None = None,
     ) -> None:
         super().__init__()
@@ -191,7 +187,9 @@ class FairRepresentationModel(pl.LightningModule):
         self.checkpoint_epoch: int | None = None
         self._train_sums: Tensor | None = None
         self._train_rows = 0
+        self.threshold = float(threshold)
         self.evaluator = (evaluator or Evaluator)(num_classes, num_groups, width)
+        self.evaluator.set_threshold(self.threshold)
 
     # -- forward and loss --------------------------------------------------------------------
 
@@ -397,7 +395,11 @@ class FairRepresentationModel(pl.LightningModule):
         # The evaluator's metrics sync their states across processes before computing, so
         # every rank holds the same values; a max over ranks keeps them bit for bit (and keeps
         # Lightning from warning that epoch-level values are not synced).
-        self.log_dict(self.evaluator.compute(stage), sync_dist=True, reduce_fx="max")
+        trainer: Any = self._trainer
+        names = getattr(getattr(trainer, "datamodule", None), "group_names", ())
+        warn = trainer is None or not trainer.sanity_checking
+        values = self.evaluator.compute(stage, group_names=names, warn=warn)
+        self.log_dict(values, sync_dist=True, reduce_fx="max")
         self.evaluator.reset(stage)
 
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> dict[str, Tensor]:

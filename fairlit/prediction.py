@@ -26,8 +26,10 @@ class PredictionWriter(BasePredictionWriter):
     * ``row``: the row's position in what was scored (the file, for a CSV);
     * ``y_prob``: :math:`P(y=1)`, averaged over the model's ``prediction_samples`` (or
       ``prob_<c>`` per class for a multi-class task);
-    * ``y_pred``: the class predicted (``y_prob >= 0.5``, or the most probable class);
-    * ``y`` and ``s``: as given by the data, left out when the data has none (``-1``);
+    * ``y_pred``: the class predicted (``y_prob >= threshold``, the model's decision rule,
+      0.5 by default; or the most probable class);
+    * ``y`` and ``s``: as given by the data, left out when the data has none (``-1``), and
+      ``group``: the name of group ``s`` (the DataModule's ``group_names``, e.g. ``Female``);
     * ``code_0 .. code_<m-1>``: the row's code, one column per bit: the first sampled code
       (seeded by the model's ``sampling_seed``), or the thresholded code or the firing
       probabilities with the encoder's ``inference`` set to ``threshold`` or ``probability``;
@@ -60,6 +62,7 @@ class PredictionWriter(BasePredictionWriter):
         self.filename = filename
         self.firing_probabilities = firing_probabilities
         self.path: str | None = None
+        self._threshold = 0.5  # the model's ``threshold``, read when predictions are written
 
     def _columns(self, batches: list[dict[str, Any]]) -> dict[str, np.ndarray]:
         """This process' rows as named columns (``row`` counts within the shard)."""
@@ -72,7 +75,7 @@ class PredictionWriter(BasePredictionWriter):
         columns["row"] = np.arange(len(prob))
         if prob.ndim == 1:
             columns["y_prob"] = prob.numpy()
-            columns["y_pred"] = (prob >= 0.5).long().numpy()
+            columns["y_pred"] = (prob >= self._threshold).long().numpy()
         else:
             for c in range(prob.shape[1]):
                 columns[f"prob_{c}"] = prob[:, c].numpy()
@@ -105,6 +108,7 @@ class PredictionWriter(BasePredictionWriter):
         batches = (
             predictions[0] if predictions and isinstance(predictions[0], list) else predictions
         )
+        self._threshold = float(getattr(pl_module, "threshold", 0.5))
         shard = pd.DataFrame(self._columns(batches) if batches else {})
         shards = [shard]
         if trainer.world_size > 1 and torch.distributed.is_initialized():
@@ -121,5 +125,9 @@ class PredictionWriter(BasePredictionWriter):
         for key in ("y", "s"):  # data without labels: -1, left out
             if key in table and (table[key] < 0).all():
                 table = table.drop(columns=key)
+        names = tuple(getattr(getattr(trainer, "datamodule", None), "group_names", ()) or ())
+        if "s" in table and names and int(table["s"].max()) < len(names):
+            position = list(table.columns).index("s") + 1
+            table.insert(position, "group", [names[s] if s >= 0 else "" for s in table["s"]])
         os.makedirs(folder, exist_ok=True)
         table.to_csv(self.path, index=False)

@@ -26,7 +26,8 @@ class CSVTable:
         y: The binary target, int64 ``[N]``.
         s: The sensitive group index, int64 ``[N]`` (the position in ``group_names``).
         schema: The feature columns and every category of each categorical one.
-        group_names: The sensitive column's distinct values, sorted as strings.
+        group_names: The sensitive column's distinct values, sorted as strings; for several
+            sensitive columns, the observed combinations ``"a|b"``, sorted by their values.
     """
 
     frame: pd.DataFrame
@@ -39,7 +40,7 @@ class CSVTable:
 def read_csv_table(
     path: str | Path,
     target: str,
-    sensitive: str,
+    sensitive: str | list[str],
     categorical: list[str] | None = None,
     numeric: list[str] | None = None,
     drop: list[str] | None = None,
@@ -47,7 +48,7 @@ def read_csv_table(
     include_sensitive: bool = False,
     require_labels: bool = True,
 ) -> CSVTable:
-    """Read a CSV table with a binary target and a categorical sensitive column, and check it.
+    """Read a CSV table with a binary target and categorical sensitive column(s), and check it.
 
     Every named column must exist, the target must take exactly two values, the sensitive
     column at least two, numeric columns must be numbers without NaN or inf, and categorical
@@ -56,13 +57,14 @@ def read_csv_table(
     Args:
         path: The CSV file (header row required).
         target: Name of the target column.
-        sensitive: Name of the sensitive column.
+        sensitive: Name of the sensitive column, or a list of columns for intersectional
+            groups (every observed combination of their values, named ``"Female|Black"``).
         categorical: Categorical feature columns; ``None`` takes every non-numeric column.
         numeric: Numeric feature columns; ``None`` takes every numeric column not listed as
             categorical.
         drop: Columns that are not features (identifiers, ...).
         positive_label: Target value meaning 1; ``None`` accepts a 0/1 or False/True target.
-        include_sensitive: Keep the sensitive column among the categorical features.
+        include_sensitive: Keep the sensitive column(s) among the categorical features.
         require_labels: ``False`` for a file to be scored with a trained model's
             preprocessing: the target, sensitive and dropped columns may be missing (``y``
             and ``s`` are then -1), and the target and sensitive columns may hold one value.
@@ -94,8 +96,11 @@ def read_csv_table(
         )
     drop = list(drop or [])
     # A file to be scored needs only the features: labels and dropped columns are optional.
-    optional = [] if require_labels else [target, sensitive, *drop]
-    named = [target, sensitive, *(categorical or []), *(numeric or []), *drop]
+    sensitives = [sensitive] if isinstance(sensitive, str) else list(sensitive)
+    if not sensitives:
+        raise DataFileError(f"{source}: `sensitive` names no column")
+    optional = [] if require_labels else [target, *sensitives, *drop]
+    named = [target, *sensitives, *(categorical or []), *(numeric or []), *drop]
     named = [c for c in named if c not in optional]
     missing = [c for c in dict.fromkeys(named) if c not in frame.columns]
     if missing:
@@ -112,18 +117,21 @@ def read_csv_table(
     )
     names: list[str] = []
     s = unlabelled
-    if sensitive in frame.columns:
-        groups = frame[sensitive]
-        if groups.isna().any():
-            raise DataFileError(f"{source}: sensitive column {sensitive!r} has missing values")
-        names = sorted(groups.astype(str).unique())
+    if all(c in frame.columns for c in sensitives):
+        for column in sensitives:
+            if frame[column].isna().any():
+                raise DataFileError(f"{source}: sensitive column {column!r} has missing values")
+        values = frame[sensitives].astype(str)
+        combos = sorted(set(values.itertuples(index=False, name=None)))
+        names = ["|".join(combo) for combo in combos]
         if len(names) < 2 and require_labels:
             raise DataFileError(
-                f"{source}: sensitive column {sensitive!r} has a single group {names}; "
+                f"{source}: sensitive column(s) {sensitives} hold a single group {names}; "
                 "fairness needs at least two"
             )
-        s = pd.Categorical(groups.astype(str), categories=names).codes.astype(np.int64)
-    rest = [c for c in frame.columns if c not in {target, sensitive, *drop}]
+        labels = values.agg("|".join, axis=1) if len(sensitives) > 1 else values[sensitives[0]]
+        s = pd.Categorical(labels, categories=names).codes.astype(np.int64)
+    rest = [c for c in frame.columns if c not in {target, *sensitives, *drop}]
     if categorical is None:
         categorical = [c for c in rest if not pd.api.types.is_numeric_dtype(frame[c])]
         if numeric is not None:
@@ -138,8 +146,10 @@ def read_csv_table(
                 "fill or drop it first"
             )
     cats = {c: tuple(sorted(frame[c].astype(str).unique())) for c in categorical}
-    if include_sensitive and sensitive not in cats:
-        cats[sensitive] = tuple(names)
+    if include_sensitive:
+        for column in sensitives:
+            if column not in cats and column in frame.columns:
+                cats[column] = tuple(sorted(frame[column].astype(str).unique()))
     schema = TabularSchema(tuple(numeric), cats)
     schema.check(frame, source)
     return CSVTable(frame, y, s, schema, tuple(names))

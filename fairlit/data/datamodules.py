@@ -5,13 +5,16 @@ use; splitting, scaling and loading live in
 :class:`~fairlit.data.tabular.TabularDataModule`.
 """
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
+import pandas as pd
 
 from fairlit.data.csv_table import read_csv_table
+from fairlit.data.groups import SensitiveAttribute
 from fairlit.data.parsers import (
     ADULT_SCHEMA,
     COMPAS_SCHEMA,
@@ -25,11 +28,37 @@ from fairlit.data.tabular import TabularDataModule, TabularTable
 
 __all__ = ["AdultDataModule", "CSVDataModule", "CompasDataModule", "GermanDataModule"]
 
+AdultAttribute = Literal["sex", "race", "race_white_black"]
+CompasAttribute = Literal["race", "race_caucasian", "sex"]
+GermanAttribute = Literal["age", "sex"]
+
 
 def _choose(argument: str, value: str, choices: Sequence[str]) -> str:
     if value not in choices:
         raise ValueError(f"{argument}={value!r} is not supported; choose one of {list(choices)}")
     return value
+
+
+def _equals(column: str, value: str) -> Callable[[pd.DataFrame], np.ndarray]:
+    """``frame -> 1 where frame[column] == value else 0`` (a picklable group index)."""
+    return functools.partial(_is_value, column=column, value=value)
+
+
+def _is_value(frame: pd.DataFrame, column: str, value: str) -> np.ndarray:
+    return (frame[column] == value).to_numpy(np.int64)
+
+
+def _among(column: str, values: tuple[str, ...]) -> Callable[[pd.DataFrame], np.ndarray]:
+    """``frame -> rows whose frame[column] is one of values``."""
+    return functools.partial(_is_among, column=column, values=values)
+
+
+def _is_among(frame: pd.DataFrame, column: str, values: tuple[str, ...]) -> np.ndarray:
+    return frame[column].isin(values).to_numpy()
+
+
+def _older_than_25(frame: pd.DataFrame) -> np.ndarray:
+    return (frame["age"] > 25).to_numpy(np.int64)
 
 
 class AdultDataModule(TabularDataModule):
@@ -43,7 +72,9 @@ class AdultDataModule(TabularDataModule):
 
     * ``"sex"`` (default): Female = 0, Male = 1;
     * ``"race"``: White = 1 vs. every other race = 0;
-    * ``"race_white_black"``: only White and Black rows (Black = 0, White = 1).
+    * ``"race_white_black"``: only White and Black rows (Black = 0, White = 1);
+    * a list, e.g. ``["sex", "race"]``: intersectional groups, every combination in product
+      order (``Female|non-White``, ``Female|White``, ``Male|non-White``, ``Male|White``).
 
     Presets: ``"default"`` as above; ``"cerrato"`` pools both files and draws
     a random stratified 2/3-1/3 train/test split (``test_fraction`` 1/3), as
@@ -65,16 +96,27 @@ class AdultDataModule(TabularDataModule):
         (102, 2, ('Female', 'Male'))
     """
 
+    SENSITIVE_ATTRIBUTES: ClassVar[dict[str, SensitiveAttribute]] = {
+        "sex": SensitiveAttribute(("sex",), ("Female", "Male"), _equals("sex", "Male")),
+        "race": SensitiveAttribute(("race",), ("non-White", "White"), _equals("race", "White")),
+        "race_white_black": SensitiveAttribute(
+            ("race",),
+            ("Black", "White"),
+            _equals("race", "White"),
+            _among("race", ("White", "Black")),
+        ),
+    }
+
     def __init__(
         self,
         data_dir: str | Path | None = None,
-        sensitive: Literal["sex", "race", "race_white_black"] = "sex",
+        sensitive: AdultAttribute | list[AdultAttribute] = "sex",
         preset: Literal["default", "cerrato"] = "default",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.data_dir = data_dir
-        self.sensitive = _choose("sensitive", sensitive, ("sex", "race", "race_white_black"))
+        self.use_sensitive(sensitive)
         self.preset = _choose("preset", preset, ("default", "cerrato"))
         if preset == "default" and self.test_fraction is not None:
             raise ValueError(
@@ -83,23 +125,12 @@ class AdultDataModule(TabularDataModule):
             )
         self.default_test_fraction = 1 / 3
         self.schema = ADULT_SCHEMA
-        self.sensitive_columns = ("sex",) if sensitive == "sex" else ("race",)
-        self.group_names = {
-            "sex": ("Female", "Male"),
-            "race": ("non-White", "White"),
-            "race_white_black": ("Black", "White"),
-        }[sensitive]
 
     def load_table(self) -> TabularTable:
         """Parse both Adult files and derive ``y`` and ``s``."""
-        table = load_adult(self.data_dir)
-        if self.sensitive == "race_white_black":
-            table = table[table["race"].isin(["White", "Black"])].reset_index(drop=True)
-        s = (table["sex"] == "Male") if self.sensitive == "sex" else (table["race"] == "White")
+        table, s = self.sensitive_index(load_adult(self.data_dir))
         test_mask = (table["split"] == "test").to_numpy() if self.preset == "default" else None
-        return TabularTable(
-            table, table["income"].to_numpy(np.int64), s.to_numpy(np.int64), test_mask
-        )
+        return TabularTable(table, table["income"].to_numpy(np.int64), s, test_mask)
 
 
 class CompasDataModule(TabularDataModule):
@@ -115,7 +146,9 @@ class CompasDataModule(TabularDataModule):
     * ``"race"`` (default): African-American (0) vs. Caucasian (1), other
       races dropped (5,278 rows);
     * ``"race_caucasian"``: Caucasian (1) vs. every other race (0), 6,172 rows;
-    * ``"sex"``: Female = 0, Male = 1, 6,172 rows.
+    * ``"sex"``: Female = 0, Male = 1, 6,172 rows;
+    * a list, e.g. ``["race", "sex"]``: intersectional groups (``African-American|Female``,
+      ...), every combination in product order.
 
     Presets: ``"default"`` as above (stratified test split, ``test_fraction``
     0.2 by default); ``"cerrato"`` reproduces the paper authors' choices: the
@@ -139,16 +172,29 @@ class CompasDataModule(TabularDataModule):
         (13, ('African-American', 'Caucasian'))
     """
 
+    SENSITIVE_ATTRIBUTES: ClassVar[dict[str, SensitiveAttribute]] = {
+        "race": SensitiveAttribute(
+            ("race",),
+            ("African-American", "Caucasian"),
+            _equals("race", "Caucasian"),
+            _among("race", ("African-American", "Caucasian")),
+        ),
+        "race_caucasian": SensitiveAttribute(
+            ("race",), ("non-Caucasian", "Caucasian"), _equals("race", "Caucasian")
+        ),
+        "sex": SensitiveAttribute(("sex",), ("Female", "Male"), _equals("sex", "Male")),
+    }
+
     def __init__(
         self,
         data_dir: str | Path | None = None,
-        sensitive: Literal["race", "race_caucasian", "sex"] = "race",
+        sensitive: CompasAttribute | list[CompasAttribute] = "race",
         preset: Literal["default", "cerrato"] = "default",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.data_dir = data_dir
-        self.sensitive = _choose("sensitive", sensitive, ("race", "race_caucasian", "sex"))
+        self.use_sensitive(sensitive)
         self.preset = _choose("preset", preset, ("default", "cerrato"))
         self.schema = COMPAS_SCHEMA
         if preset == "cerrato":
@@ -162,22 +208,12 @@ class CompasDataModule(TabularDataModule):
             }
             self.schema = TabularSchema(("priors_count",), categorical)
             self.default_test_fraction = 1 / 3
-        self.sensitive_columns = ("sex",) if sensitive == "sex" else ("race",)
-        self.group_names = {
-            "race": ("African-American", "Caucasian"),
-            "race_caucasian": ("non-Caucasian", "Caucasian"),
-            "sex": ("Female", "Male"),
-        }[sensitive]
 
     def load_table(self) -> TabularTable:
         """Parse the COMPAS file and derive ``y`` and ``s``."""
         table = load_compas(self.data_dir, propublica_filter=self.preset == "default")
-        if self.sensitive == "race":
-            table = table[table["race"].isin(["African-American", "Caucasian"])].reset_index(
-                drop=True
-            )
-        s = (table["sex"] == "Male") if self.sensitive == "sex" else (table["race"] == "Caucasian")
-        return TabularTable(table, table["two_year_recid"].to_numpy(np.int64), s.to_numpy(np.int64))
+        table, s = self.sensitive_index(table)
+        return TabularTable(table, table["two_year_recid"].to_numpy(np.int64), s)
 
 
 class GermanDataModule(TabularDataModule):
@@ -188,7 +224,13 @@ class GermanDataModule(TabularDataModule):
     * ``"age"`` (default): age > 25 (1) vs. age <= 25 (0), Kamiran & Calders;
       ``age`` leaves the features unless ``include_sensitive_in_features``;
     * ``"sex"``: male (1) vs. female (0), derived from ``personal_status_sex``,
-      which then leaves the features.
+      which then leaves the features: codes A91, A93 and A94 are men, A92 (and A95, which
+      never occurs) women, as the Statlog documentation's code table reads. That table is
+      disputed in public reports: A92 pools divorced, separated and married women, and A95
+      (single women) never occurs in the file (A93 548, A92 310, A94 92, A91 50 rows), so
+      "sex" may be mislabelled for some rows. Treat results on it with caution; ``"age"``
+      is the attribute used in the fairness literature (Kamiran & Calders);
+    * a list, ``["age", "sex"]``: intersectional groups (``age<=25|female``, ...).
 
     Args:
         data_dir: Folder with ``german.data``; ``None`` uses the bundled copy.
@@ -202,24 +244,28 @@ class GermanDataModule(TabularDataModule):
         (62, ('age<=25', 'age>25'))
     """
 
+    SENSITIVE_ATTRIBUTES: ClassVar[dict[str, SensitiveAttribute]] = {
+        "age": SensitiveAttribute(("age",), ("age<=25", "age>25"), _older_than_25),
+        "sex": SensitiveAttribute(
+            ("personal_status_sex",), ("female", "male"), _equals("sex", "male")
+        ),
+    }
+
     def __init__(
         self,
         data_dir: str | Path | None = None,
-        sensitive: Literal["age", "sex"] = "age",
+        sensitive: GermanAttribute | list[GermanAttribute] = "age",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.data_dir = data_dir
-        self.sensitive = _choose("sensitive", sensitive, ("age", "sex"))
+        self.use_sensitive(sensitive)
         self.schema = GERMAN_SCHEMA
-        self.sensitive_columns = ("age",) if sensitive == "age" else ("personal_status_sex",)
-        self.group_names = ("age<=25", "age>25") if sensitive == "age" else ("female", "male")
 
     def load_table(self) -> TabularTable:
         """Parse the German credit file and derive ``y`` and ``s``."""
-        table = load_german(self.data_dir)
-        s = (table["age"] > 25) if self.sensitive == "age" else (table["sex"] == "male")
-        return TabularTable(table, table["credit"].to_numpy(np.int64), s.to_numpy(np.int64))
+        table, s = self.sensitive_index(load_german(self.data_dir))
+        return TabularTable(table, table["credit"].to_numpy(np.int64), s)
 
 
 class CSVDataModule(TabularDataModule):
@@ -244,7 +290,9 @@ class CSVDataModule(TabularDataModule):
         path: The CSV file (header row required).
         target: Name of the target column.
         sensitive: Name of the sensitive column; its sorted distinct values
-            become groups ``0 .. G-1`` (:attr:`group_names`).
+            become groups ``0 .. G-1`` (:attr:`group_names`). A list of columns gives
+            intersectional groups: every observed combination, named ``"Female|Black"``,
+            sorted by their values.
         categorical: Categorical feature columns; ``None`` takes every
             non-numeric column.
         numeric: Numeric feature columns; ``None`` takes every numeric column
@@ -261,7 +309,7 @@ class CSVDataModule(TabularDataModule):
         self,
         path: str | Path,
         target: str,
-        sensitive: str,
+        sensitive: str | list[str],
         categorical: list[str] | None = None,
         numeric: list[str] | None = None,
         drop: list[str] | None = None,
@@ -283,7 +331,7 @@ class CSVDataModule(TabularDataModule):
             require_labels=self.preprocessing_from is None,
         )
         self.schema = table.schema
-        self.sensitive_columns = (sensitive,)
+        self.sensitive_columns = (sensitive,) if isinstance(sensitive, str) else tuple(sensitive)
         self.group_names = table.group_names
         self.target, self.sensitive = target, sensitive
         self.y, self.s, self._frame = table.y, table.s, table.frame

@@ -12,20 +12,33 @@ does the rest identically for every dataset:
   (``preprocessing_from``).
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 import pandas as pd
 import torch
 
 from fairlit.data.base import FairDataModule
+from fairlit.data.groups import (
+    SensitiveAttribute,
+    combine_attributes,
+    group_index,
+    warn_about_groups,
+)
 from fairlit.data.loading import TensorSplit, stratified_split
 from fairlit.data.resources import DataFileError
 from fairlit.data.schema import TabularSchema
 
-__all__ = ["TabularDataModule", "TabularTable", "encode_features", "read_fitted_preprocessing"]
+__all__ = [
+    "SensitiveAttribute",  # re-exported from fairlit.data.groups
+    "TabularDataModule",
+    "TabularTable",
+    "encode_features",
+    "read_fitted_preprocessing",
+]
 
 
 @dataclass
@@ -144,6 +157,8 @@ class TabularDataModule(FairDataModule):
             fitting its own, so new data is scored exactly as the training data was.
             ``fairlit test``, ``validate`` and ``predict`` set it to ``--ckpt_path``. Load only
             checkpoints you trust (they are pickles).
+        min_group_rows: A group with fewer training rows than this gets a warning naming it
+            (as does a group that a split leaves out).
 
     Raises:
         ValueError: if a fraction is outside ``[0, 1)`` or an argument fails its check.
@@ -153,6 +168,8 @@ class TabularDataModule(FairDataModule):
 
     schema: TabularSchema
     sensitive_columns: tuple[str, ...] = ()
+    #: The sensitive attributes a bundled dataset offers (see :meth:`use_sensitive`).
+    SENSITIVE_ATTRIBUTES: ClassVar[dict[str, SensitiveAttribute]] = {}
     default_test_fraction: float = 0.2
     #: What ``predict`` scores: ``"test"`` (the test split) or ``"all"`` (every row, in order).
     predict_rows: str = "test"
@@ -167,6 +184,7 @@ class TabularDataModule(FairDataModule):
         include_sensitive_in_features: bool = False,
         unknown_category: Literal["error", "ignore"] = "error",
         preprocessing_from: str | Path | None = None,
+        min_group_rows: int = 10,
     ) -> None:
         super().__init__(batch_size, eval_batch_size, seed, val_fraction)
         if test_fraction is not None and not 0.0 <= test_fraction < 1.0:
@@ -177,8 +195,12 @@ class TabularDataModule(FairDataModule):
             )
         self.test_fraction = test_fraction
         self.include_sensitive_in_features = include_sensitive_in_features
+        if isinstance(min_group_rows, bool) or not isinstance(min_group_rows, int):
+            raise ValueError(f"min_group_rows must be an int, got {min_group_rows!r}")
         self.unknown_category = unknown_category
         self.preprocessing_from = preprocessing_from
+        self.min_group_rows = min_group_rows
+        self._attribute_names: tuple[str, ...] = ()
         self._group_names: tuple[str, ...] = ()  # the data's own, set by the subclass
         # The preprocessing restored from a checkpoint (its columns, categories, scaler, groups).
         self._fitted: dict | None = (
@@ -246,6 +268,34 @@ class TabularDataModule(FairDataModule):
             for category in categories
         ]
 
+    def use_sensitive(self, sensitive: str | Sequence[str]) -> None:
+        """Choose the sensitive attribute(s) among :attr:`SENSITIVE_ATTRIBUTES`.
+
+        Several attributes give intersectional groups (see
+        :func:`~fairlit.data.groups.combine_attributes`). Sets :attr:`sensitive`,
+        :attr:`sensitive_columns` and :attr:`group_names`; :meth:`sensitive_index` then gives
+        each row its group.
+
+        Raises:
+            ValueError: for an unknown or repeated attribute, an empty list, or two attributes
+                derived from the same column.
+        """
+        names, columns, groups = combine_attributes(sensitive, type(self).SENSITIVE_ATTRIBUTES)
+        self.sensitive = sensitive if isinstance(sensitive, str) else list(names)
+        self._attribute_names = names
+        self.sensitive_columns = columns
+        self.group_names = groups
+
+    def sensitive_index(self, frame: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+        """The rows the chosen attributes are defined for, and each row's group index ``s``.
+
+        Returns:
+            ``(frame, s)``: the kept rows (index reset) and int64 ``[N]`` indices into
+            :attr:`group_names`.
+        """
+        available = type(self).SENSITIVE_ATTRIBUTES
+        return group_index(frame, [available[name] for name in self._attribute_names])
+
     def load_table(self) -> TabularTable:
         """Read and clean the data (dataset specific)."""
         raise NotImplementedError(
@@ -304,6 +354,14 @@ class TabularDataModule(FairDataModule):
                 torch.from_numpy(table.s[rows]),
             )
 
+        warn_about_groups(
+            type(self).__name__,
+            self.group_names,
+            table.s,
+            {"train": train, "validation": val, "test": test},
+            self.min_group_rows,
+            report_absent=self._fitted is None,
+        )
         self.train_dataset, self.val_dataset, self.test_dataset = make(train), make(val), make(test)
         # What predict scores: every row of the table, in its order, or the test split.
         self.predict_dataset = (

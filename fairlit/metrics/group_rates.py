@@ -24,12 +24,15 @@ from fairlit.metrics.functional import (
     demographic_parity_ratio_from_statistics,
     equalized_odds_difference_from_statistics,
     group_rate_statistics,
+    per_group_rates,
 )
 from fairlit.metrics.functional._checks import (
     EqualizedOddsComponent,
+    Undefined,
     _check_component,
     _check_num_groups,
     _check_threshold,
+    _check_undefined,
 )
 
 __all__ = ["DemographicParityDifference", "DemographicParityRatio", "EqualizedOddsDifference"]
@@ -76,6 +79,18 @@ class _DemographicParity(Metric):
         )
         self.count += stats.group_size
         self.predicted_positive += stats.predicted_positive
+
+    def group_rates(self) -> dict[str, Tensor]:
+        """Each group's rows and selection rate, with ``selection_rate_defined`` (rows > 0).
+
+        Returns:
+            ``{"rows", "selection_rate", "selection_rate_defined"}``, each ``[G]``; these are
+            this process' counts (under DDP, call it inside ``with metric.sync_context():``).
+        """
+        rates = per_group_rates(
+            self.count, self.predicted_positive, self.predicted_positive, self.predicted_positive
+        )
+        return {k: rates[k] for k in ("rows", "selection_rate", "selection_rate_defined")}
 
 
 class DemographicParityDifference(_DemographicParity):
@@ -158,14 +173,17 @@ class EqualizedOddsDifference(Metric):
                                \max_g FPR_g - \min_g FPR_g\Big),
         \quad TPR_g = \frac{tp_g}{n^+_g},\ FPR_g = \frac{fp_g}{n^-_g},
 
-    on thresholded predictions ``preds >= threshold``. A group without positives (negatives) is
-    left out of the TPR (FPR) gap; fairlearn instead counts its rate as 0. ``component`` picks one
-    gap: ``"tpr"``, ``"fpr"`` or ``"fnr"`` (equal to the TPR gap, since FNR = 1 - TPR).
+    on thresholded predictions ``preds >= threshold``. A group without positives (negatives) has
+    no TPR (FPR): with ``undefined="exclude"`` (the default) it is left out of that gap, with
+    ``"zero"`` its rate counts as 0, as fairlearn counts it (the value then equals fairlearn's).
+    :meth:`group_rates` shows which rates were defined. ``component`` picks one gap: ``"tpr"``,
+    ``"fpr"`` or ``"fnr"`` (equal to the TPR gap, since FNR = 1 - TPR).
 
     Args:
         num_groups: number of groups :math:`G`.
         threshold: a prediction is positive when ``preds >= threshold``.
         component: ``"max"`` (default), ``"tpr"``, ``"fpr"`` or ``"fnr"``.
+        undefined: ``"exclude"`` or ``"zero"``, see above.
         validate_args: check inputs on every update.
         **kwargs: forwarded to :class:`torchmetrics.Metric`.
 
@@ -193,6 +211,7 @@ class EqualizedOddsDifference(Metric):
         num_groups: int = 2,
         threshold: float = 0.5,
         component: EqualizedOddsComponent = "max",
+        undefined: Undefined = "exclude",
         validate_args: bool = True,
         **kwargs: Any,
     ) -> None:
@@ -200,6 +219,7 @@ class EqualizedOddsDifference(Metric):
         self.num_groups = _check_num_groups(num_groups)
         self.threshold = _check_threshold(threshold)
         self.component = _check_component(component)
+        self.undefined = _check_undefined(undefined)
         self.validate_args = validate_args
         for name in ("count", "predicted_positive", "target_positive", "true_positive"):
             self.add_state(name, zeros(num_groups), dist_reduce_fx="sum")
@@ -234,5 +254,17 @@ class EqualizedOddsDifference(Metric):
                 self.target_positive,
                 self.true_positive,
                 component=self.component,  # type: ignore[arg-type]
+                undefined=self.undefined,  # type: ignore[arg-type]
             )
+        )
+
+    def group_rates(self) -> dict[str, Tensor]:
+        """Each group's rows, selection rate, TPR and FPR, with a ``*_defined`` mask for each.
+
+        Returns:
+            See :func:`~fairlit.metrics.functional.per_group_rates` (``[G]`` tensors); these
+            are this process' counts (under DDP, call it inside ``with metric.sync_context():``).
+        """
+        return per_group_rates(
+            self.count, self.predicted_positive, self.target_positive, self.true_positive
         )

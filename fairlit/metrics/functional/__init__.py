@@ -56,9 +56,8 @@ from fairlit.metrics.functional.group_rates import (
     equalized_odds_difference,
     equalized_odds_difference_from_statistics,
     group_rate_statistics,
-    rate_gap,
-    rate_ratio,
 )
+from fairlit.metrics.functional.rates import per_group_rates, rate_gap, rate_ratio
 
 __all__ = [
     "STATISTICS_DTYPE",
@@ -81,6 +80,7 @@ __all__ = [
     "group_auroc_from_statistics",
     "group_rate_statistics",
     "group_score_histogram",
+    "per_group_rates",
     "rate_gap",
     "rate_ratio",
 ]

@@ -10,11 +10,13 @@ from torch import Tensor
 
 from fairlit.validation import infer_num_groups
 
-__all__ = ["STATISTICS_DTYPE", "EqualizedOddsComponent"]
+__all__ = ["STATISTICS_DTYPE", "EqualizedOddsComponent", "Undefined"]
 
 
 EqualizedOddsComponent = Literal["max", "tpr", "fpr", "fnr"]
 _EO_COMPONENTS: tuple[str, ...] = ("max", "tpr", "fpr", "fnr")
+#: What a group's undefined rate does to a gap: left out of it, or counted as 0 (fairlearn).
+Undefined = Literal["exclude", "zero"]
 
 #: dtype of every count statistic: integer counts stay exact up to 2**53.
 STATISTICS_DTYPE = torch.float64
@@ -106,6 +108,12 @@ def _check_num_thresholds(num_thresholds: int) -> int:
     ):
         raise ValueError(f"`num_thresholds` must be an int >= 2, got {num_thresholds!r}.")
     return num_thresholds
+
+
+def _check_undefined(undefined: str) -> str:
+    if undefined not in ("exclude", "zero"):
+        raise ValueError(f"`undefined` must be 'exclude' or 'zero', got {undefined!r}.")
+    return undefined
 
 
 def _check_component(component: str) -> str:

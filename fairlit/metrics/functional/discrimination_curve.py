@@ -17,7 +17,7 @@ from fairlit.metrics.functional._checks import (
     _check_probabilities,
     _check_same_shape,
 )
-from fairlit.metrics.functional.group_rates import rate_gap
+from fairlit.metrics.functional.rates import rate_gap
 from fairlit.validation import infer_num_groups
 
 __all__ = [

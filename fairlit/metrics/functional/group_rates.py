@@ -13,14 +13,17 @@ from torch import Tensor
 from fairlit.metrics.functional._checks import (
     STATISTICS_DTYPE,
     EqualizedOddsComponent,
+    Undefined,
     _check_binary,
     _check_component,
     _check_groups,
     _check_probabilities,
     _check_same_shape,
     _check_threshold,
+    _check_undefined,
     _group_one_hot,
 )
+from fairlit.metrics.functional.rates import rate_gap, rate_ratio
 from fairlit.validation import infer_num_groups
 
 __all__ = [
@@ -32,82 +35,7 @@ __all__ = [
     "equalized_odds_difference",
     "equalized_odds_difference_from_statistics",
     "group_rate_statistics",
-    "rate_gap",
-    "rate_ratio",
 ]
-
-
-# --------------------------------------------------------------------------------------------
-# gaps and ratios of per-group rates
-# --------------------------------------------------------------------------------------------
-
-
-def _group_rate_extremes(numerator: Tensor, denominator: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    """Max and min over dim 0 of the defined rates, and the number of defined groups."""
-    if denominator.ndim < numerator.ndim:  # one count per group for a [G, ...] numerator
-        denominator = denominator.reshape(denominator.shape + (1,) * (numerator.ndim - 1))
-    denominator = denominator.expand_as(numerator)
-    defined = denominator > 0
-    rates = numerator / torch.where(defined, denominator, torch.ones_like(denominator))
-    inf = torch.full_like(rates, float("inf"))
-    high = torch.where(defined, rates, -inf).amax(dim=0)
-    low = torch.where(defined, rates, inf).amin(dim=0)
-    return high, low, defined.sum(dim=0)
-
-
-def rate_gap(numerator: Tensor, denominator: Tensor) -> Tensor:
-    r"""Largest minus smallest per-group rate, over the groups whose rate is defined.
-
-    .. math::
-        \Delta = \max_{g \in D} \frac{a_g}{b_g} - \min_{g \in D} \frac{a_g}{b_g},
-        \qquad D = \{g : b_g > 0\},
-
-    and :math:`\Delta = 0` when :math:`|D| < 2`. Reduces over the first (group) dimension, so a
-    ``[G, T]`` numerator gives ``T`` gaps. Runs without a host-device sync.
-
-    Args:
-        numerator: ``[G]`` or ``[G, ...]`` per-group numerators :math:`a_g`.
-        denominator: ``[G]`` (or the numerator's shape) per-group denominators :math:`b_g`
-            (counts, ``>= 0``).
-
-    Returns:
-        Tensor of the numerator's shape without its first dimension (a scalar for ``[G]``).
-
-    Example:
-        >>> rate_gap(torch.tensor([1.0, 3.0, 0.0]), torch.tensor([2.0, 4.0, 0.0]))
-        tensor(0.2500)
-    """
-    high, low, num_defined = _group_rate_extremes(numerator, denominator)
-    enough = num_defined >= 2
-    zero = torch.zeros_like(high)
-    return torch.where(enough, high, zero) - torch.where(enough, low, zero)
-
-
-def rate_ratio(numerator: Tensor, denominator: Tensor) -> Tensor:
-    r"""Smallest over largest per-group rate, over the groups whose rate is defined.
-
-    .. math::
-        \rho = \frac{\min_{g \in D} a_g / b_g}{\max_{g \in D} a_g / b_g},
-        \qquad D = \{g : b_g > 0\},
-
-    and :math:`\rho = 1` when :math:`|D| < 2` or every defined rate is 0 (all groups alike).
-    Reduces over the first (group) dimension. Runs without a host-device sync.
-
-    Args:
-        numerator: ``[G]`` or ``[G, ...]`` per-group numerators :math:`a_g`.
-        denominator: ``[G]`` (or the numerator's shape) per-group denominators :math:`b_g`.
-
-    Returns:
-        Tensor in ``[0, 1]`` of the numerator's shape without its first dimension.
-
-    Example:
-        >>> rate_ratio(torch.tensor([1.0, 3.0]), torch.tensor([4.0, 4.0]))
-        tensor(0.3333)
-    """
-    high, low, num_defined = _group_rate_extremes(numerator, denominator)
-    ok = (num_defined >= 2) & (high > 0)
-    one = torch.ones_like(high)
-    return torch.where(ok, low, one) / torch.where(ok, high, one)
 
 
 # --------------------------------------------------------------------------------------------
@@ -273,6 +201,7 @@ def equalized_odds_difference_from_statistics(
     target_positive: Tensor,
     true_positive: Tensor,
     component: EqualizedOddsComponent = "max",
+    undefined: Undefined = "exclude",
 ) -> Tensor:
     r"""Equalized odds difference (disparate mistreatment) from per-group counts.
 
@@ -292,6 +221,10 @@ def equalized_odds_difference_from_statistics(
         true_positive: ``[G]`` positive predictions among target 1 per group.
         component: ``"max"`` (fairlearn's ``equalized_odds_difference``), or one gap:
             ``"tpr"``, ``"fpr"`` or ``"fnr"``.
+        undefined: A group with rows but no positives (negatives) has no TPR (FPR):
+            ``"exclude"`` leaves it out of that gap; ``"zero"`` counts the rate as 0, as
+            fairlearn does (then the value equals fairlearn's). A group without rows is left
+            out either way (fairlearn never sees it).
 
     Returns:
         Scalar tensor in ``[0, 1]``.
@@ -303,13 +236,15 @@ def equalized_odds_difference_from_statistics(
         tensor(0.5000)
     """
     _check_component(component)
+    present = count > 0 if _check_undefined(undefined) == "zero" else None
     if component in ("tpr", "max"):
-        tpr_gap = rate_gap(true_positive, target_positive)
+        tpr_gap = rate_gap(true_positive, target_positive, present)
         if component == "tpr":
             return tpr_gap
     if component == "fnr":
-        return rate_gap(target_positive - true_positive, target_positive)
-    fpr_gap = rate_gap(predicted_positive - true_positive, count - target_positive)
+        # FNR = 1 - TPR for a defined rate; an undefined one counted as 0 stays 0.
+        return rate_gap(target_positive - true_positive, target_positive, present)
+    fpr_gap = rate_gap(predicted_positive - true_positive, count - target_positive, present)
     if component == "fpr":
         return fpr_gap
     return torch.maximum(tpr_gap, fpr_gap)
@@ -399,6 +334,7 @@ def equalized_odds_difference(
     num_groups: int | None = None,
     threshold: float = 0.5,
     component: EqualizedOddsComponent = "max",
+    undefined: Undefined = "exclude",
 ) -> Tensor:
     r"""Equalized odds difference (fairlearn's definition; the paper's disparate mistreatment).
 
@@ -415,6 +351,8 @@ def equalized_odds_difference(
         num_groups: number of groups; ``None`` infers ``groups.max() + 1``.
         threshold: a prediction is positive when ``preds >= threshold``.
         component: ``"max"``, ``"tpr"``, ``"fpr"`` or ``"fnr"``.
+        undefined: ``"exclude"`` or ``"zero"`` (equal to fairlearn), see
+            :func:`equalized_odds_difference_from_statistics`.
 
     Returns:
         Scalar ``float32`` tensor in ``[0, 1]``.
@@ -432,5 +370,7 @@ def equalized_odds_difference(
     if target is None:
         raise ValueError("`target` is required for the equalized odds difference, got None.")
     stats = group_rate_statistics(preds, target, groups, num_groups, threshold, soft=False)
-    value = equalized_odds_difference_from_statistics(*stats, component=component)
+    value = equalized_odds_difference_from_statistics(
+        *stats, component=component, undefined=undefined
+    )
     return value.to(torch.get_default_dtype())
