@@ -175,6 +175,15 @@ class FairlitCLI(LightningCLI):
             lines.append(f"fairlit: predict with:     fairlit predict {names} --ckpt_path {best}")
         _print("\n".join(lines))
 
+    def before_fit(self) -> None:
+        """Say so when the configuration trains nothing (``max_epochs=0`` or ``max_steps=0``)."""
+        trainer = self.trainer
+        if trainer.max_epochs == 0 or trainer.max_steps == 0:
+            _print_error(
+                "fairlit fit: warning: max_epochs=0 (or max_steps=0) trains nothing; what is "
+                "evaluated and saved is the untrained, initial model"
+            )
+
     def before_predict(self) -> None:
         """Add a :class:`~fairlit.prediction.PredictionWriter` unless one is configured."""
         from fairlit.prediction import PredictionWriter
@@ -354,18 +363,33 @@ def main(args: list[str] | None = None) -> None:
     subcommand but ``sweep``. A configuration error (an unknown or abbreviated option, a
     class-path typo, a value of the wrong type, a class that refuses its arguments such as a
     missing data file) or a data error while running (a category the checkpoint's
-    preprocessing lacks) prints at most three lines on stderr and exits with status 2;
-    ``FAIRLIT_DEBUG=1`` shows the full traceback instead.
+    preprocessing lacks) prints at most three lines on stderr and exits with status 2 (a
+    usage error) or 1 (a data error); ``FAIRLIT_DEBUG=1`` shows the full traceback instead.
+    ``fairlit COMMAND --help`` is the short help; ``--help-full`` adds Lightning's Trainer
+    options.
 
     Raises:
-        SystemExit: with status 2 after a configuration error.
+        SystemExit: with status 2 after a configuration error, 1 after a data error.
     """
     import argparse
 
     argv = sys.argv[1:] if args is None else list(args)
     _quiet_command_line()
-    debug = os.environ.get("FAIRLIT_DEBUG", "") not in ("", "0")
     command = next((a for a in argv if not a.startswith("-")), "")
+    if "--help-full" in argv:  # the full help: LightningCLI's own
+        argv = ["--help" if a == "--help-full" else a for a in argv]
+    elif command in ("fit", "validate", "test", "predict") and ({"-h", "--help"} & set(argv)):
+        import contextlib
+        import io
+
+        text = io.StringIO()
+        with contextlib.redirect_stdout(text), contextlib.suppress(SystemExit):
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="LightningCLI's args parameter")
+                build_cli(argv, run=True, parser_kwargs={"allow_abbrev": False})
+        print(_short_help(text.getvalue(), command), end="")
+        raise SystemExit(0)
+    debug = os.environ.get("FAIRLIT_DEBUG", "") not in ("", "0")
     parser_kwargs = {"exit_on_error": debug, "allow_abbrev": False}
     try:
         with warnings.catch_warnings():
@@ -382,4 +406,44 @@ def main(args: list[str] | None = None) -> None:
             f"`fairlit {command} --help` lists the options; FAIRLIT_DEBUG=1 shows the traceback.",
             file=sys.stderr,
         )
-        raise SystemExit(2) from None
+        raise SystemExit(1 if _is_data_error(err) else 2) from None
+
+
+def _is_data_error(err: BaseException) -> bool:
+    """A problem with a data file (exit status 1), not with the command line (status 2)."""
+    seen: BaseException | None = err
+    while seen is not None:
+        if isinstance(seen, DataFileError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _short_help(full: str, command: str) -> str:
+    """``fairlit COMMAND --help`` without the usage synopsis and Lightning's Trainer options.
+
+    The full text (``--help-full``) lists about 90 Trainer options; the short one keeps
+    fairlit's own options, the model, the data and the subcommand's, and says where the rest
+    are.
+    """
+    lines = full.splitlines()
+    body = lines[next((i for i, line in enumerate(lines) if not line.strip()), 0) :]
+    kept: list[str] = [
+        f"usage: fairlit {command} [--config CONFIG] [--print_config] [--model ...] "
+        "[--data ...] [--trainer.KEY VALUE] [--ckpt_path CKPT_PATH] [options]"
+    ]
+    skipping = False
+    for line in body:
+        if line.startswith("Customize every aspect of training via flags:"):
+            skipping = True
+            kept += [
+                "Trainer options (Lightning's Trainer, e.g. --trainer.max_epochs=20,",
+                f"--trainer.devices=2): `fairlit {command} --help-full` lists all of them.",
+                "",
+            ]
+            continue
+        if skipping and line and not line.startswith(" "):
+            skipping = False
+        if not skipping:
+            kept.append(line)
+    return "\n".join(kept).rstrip() + "\n"

@@ -19,6 +19,13 @@ EXTRA_ARGS = {
     ]
 }
 VARIANT_BASE = {"conv_full_precision": "biased_digits.yaml"}
+# configs/csv.yaml is a starting point for the user's own table: a small one stands in.
+CREDIT_CSV = Path(__file__).parent / "fake_raw" / "credit.csv"
+EXTRA_ARGS["csv"] = [
+    f"--data.init_args.path={CREDIT_CSV}",
+    "--data.init_args.target=credit",
+    "--data.init_args.sensitive=sex",
+]
 
 
 @pytest.fixture
@@ -34,6 +41,7 @@ def test_every_config_is_tested():
         "biased_digits",
         "biased_mnist",
         "compas",
+        "csv",
         "german",
     }
     assert {Path(p).stem for p in VARIANTS} == {
@@ -52,6 +60,7 @@ def test_every_config_is_tested():
 TABULAR_MODELS = ("sqnn", "adversarial", "full_precision", "joint", "mmd", "quantized")
 COMBINATIONS = [
     *((d, m) for d in ("adult", "compas", "german") for m in TABULAR_MODELS),
+    ("csv", None),
     ("biased_digits", None),
     ("biased_digits", "conv_full_precision"),  # its image_shape is the 8x8 digits'
     ("biased_mnist", None),
@@ -153,7 +162,8 @@ EMPTY_CSV = Path(__file__).parent / "fake_raw" / "empty.csv"
 def _error_lines(capsys, *args: str) -> list[str]:
     with pytest.raises(SystemExit) as exit_info:
         main(["fit", "--config", str(CONFIGS / "german.yaml"), *args])
-    assert exit_info.value.code == 2
+    data_error = any(a.endswith(("missing.csv", "empty.csv")) for a in args)
+    assert exit_info.value.code == (1 if data_error else 2)  # 1: the data, 2: the command
     err = capsys.readouterr().err
     lines = [line for line in err.splitlines() if line.strip() and line != "Seed set to 0"]
     assert len(lines) <= 2, err  # the error and where to read more
@@ -291,3 +301,24 @@ def test_command_line_model_options_win_over_the_checkpoint(tmp_path, quiet_args
     assert "prediction_samples: 1\n" in (runs[1] / "hparams.yaml").read_text()
     auc = [pd.read_csv(r / "metrics.csv")["test/auc"].dropna().iloc[-1] for r in runs]
     assert auc[0] != auc[1]  # one sample per row predicts differently from the mean of 32
+
+
+def test_fit_help_is_short_and_the_full_help_is_reachable(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["fit", "--help"])
+    assert info.value.code == 0
+    short = capsys.readouterr().out
+    assert len(short.splitlines()) < 120
+    assert "--help-full" in short and "--trainer.max_epochs" not in short.split("Trainer")[0]
+    assert "fairlit.data.AdultDataModule" in short  # the data classes are listed
+    with pytest.raises(SystemExit):
+        main(["fit", "--help-full"])
+    full = capsys.readouterr().out
+    assert "--trainer.max_epochs MAX_EPOCHS" in full and len(full.splitlines()) > 400
+
+
+def test_max_epochs_zero_warns_that_nothing_is_trained(capsys, quiet_args):
+    main(["fit", "--config", str(CONFIGS / "german.yaml"), "--trainer.max_epochs=0",
+          "--test_after_fit=false", *quiet_args])  # fmt: skip
+    err = capsys.readouterr().err
+    assert "max_epochs=0" in err and "untrained" in err
