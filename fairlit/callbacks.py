@@ -148,9 +148,7 @@ class FairnessReport(Callback):
         row.update(values)
         self.rows.append(row)
         lines.append(self._format_row(stage, row))
-        # A progress bar leaves its cursor at the end of its line: start the table on a new one.
-        lead = "\n" if trainer.progress_bar_callback is not None else ""
-        self._print(lead + "\n".join(lines))
+        self._print("\n".join(lines), trainer.progress_bar_callback)
         if log_dir is not None and self.filename is not None:
             self._append_csv(os.path.join(log_dir, self.filename), row)
 
@@ -202,9 +200,16 @@ class FairnessReport(Callback):
         return line
 
     @staticmethod
-    def _print(line: str) -> None:
+    def _print(line: str, progress_bar: Any = None) -> None:
+        # Through the progress bar when there is one: it clears its bars, prints the lines and
+        # redraws them, so a terminal never shows a table row on a bar's line.
+        write = getattr(progress_bar, "print", None)
         try:
-            print(line, flush=True)
+            if callable(write):
+                write(line)
+                sys.stdout.flush()
+            else:
+                print(line, flush=True)
         except UnicodeEncodeError:  # a console that cannot show "Δ"
             encoding = getattr(sys.stdout, "encoding", None) or "ascii"
             print(line.encode(encoding, errors="replace").decode(encoding), flush=True)

@@ -322,3 +322,50 @@ def test_max_epochs_zero_warns_that_nothing_is_trained(capsys, quiet_args):
           "--test_after_fit=false", *quiet_args])  # fmt: skip
     err = capsys.readouterr().err
     assert "max_epochs=0" in err and "untrained" in err
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pseudo-terminal")
+def test_report_rows_and_progress_bars_do_not_mix_in_a_terminal(tmp_path):
+    """Run a fit in a pseudo-terminal and render what a terminal would show (pyte).
+
+    The progress bar redraws its line with carriage returns and cursor moves; printed
+    naively, the report's rows ended in leftover bar text ("...loss█████| 1/1 [00:00").
+    """
+    import fcntl
+    import os
+    import pty
+    import struct
+    import termios
+
+    pyte = pytest.importorskip("pyte")
+    rows, cols = 300, 120
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "fairlit", "fit", "--config", str(CONFIGS / "german.yaml"),
+         "--trainer.max_epochs=3", "--trainer.check_val_every_n_epoch=1",
+         f"--trainer.default_root_dir={tmp_path}"],
+        stdin=slave, stdout=slave, stderr=slave, close_fds=True, cwd=tmp_path,
+        env=dict(os.environ, TERM="xterm", COLUMNS=str(cols), LINES=str(rows)),
+    )  # fmt: skip
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    assert process.wait(timeout=300) == 0
+    raw = b"".join(chunks)
+    assert b"it/s" in raw  # the progress bar did draw
+    screen = pyte.Screen(cols, rows)
+    pyte.ByteStream(screen).feed(raw)
+    shown = [line.rstrip() for line in screen.display]
+    table = [line for line in shown if line.startswith(("stage ", "val ", "test "))]
+    assert len(table) == 6, shown  # two headers, three validation rows, one test row
+    for line in table:
+        assert line.endswith(("loss", "0", "1", "2", "3", "4", "5", "6", "7", "8", "9")), line
+        assert "\u2588" not in line and "it/s" not in line, line
