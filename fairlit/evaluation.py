@@ -28,7 +28,6 @@ from pytorch_lightning.utilities import rank_zero_warn
 from torch import Tensor, nn
 from torchmetrics import Metric, MetricCollection
 from torchmetrics.classification import (
-    BinaryAccuracy,
     BinaryAUROC,
     MulticlassAccuracy,
     MulticlassAUROC,
@@ -49,16 +48,42 @@ __all__ = ["STAGES", "Evaluator", "default_metrics"]
 STAGES: tuple[str, ...] = ("val", "test")
 
 
-class _BinaryAccuracy(BinaryAccuracy):
-    """torchmetrics' BinaryAccuracy with fairlit's decision rule: positive iff ``p >= threshold``.
+class _BinaryAccuracy(Metric):
+    """Accuracy with fairlit's decision rule, positive iff ``p >= threshold``, weighted on request.
 
-    torchmetrics counts ``p > threshold`` as positive, fairlit's group metrics ``p >= threshold``;
-    with both in one collection a probability of exactly 0.5 would be a negative for accuracy and
-    a positive for ΔDP and ΔEO. The predictions are thresholded here with fairlit's rule first.
+    torchmetrics' ``BinaryAccuracy`` counts ``p > threshold`` as positive, fairlit's group
+    metrics ``p >= threshold``; with both in one collection a probability of exactly 0.5 would
+    be a negative for accuracy and a positive for ΔDP and ΔEO. Unweighted, the value is
+    torchmetrics' (the same float32 division of the same integer counts); with ``weights`` it
+    is the weighted share of correct predictions.
     """
 
-    def update(self, preds: Tensor, target: Tensor) -> None:
-        super().update((preds >= self.threshold).to(preds.dtype), target)
+    is_differentiable = False
+    higher_is_better = True
+    full_state_update = False
+    correct: Tensor
+    total: Tensor
+
+    def __init__(self, threshold: float = 0.5, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.threshold = threshold
+        self.add_state("correct", torch.zeros((), dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state("total", torch.zeros((), dtype=torch.float64), dist_reduce_fx="sum")
+
+    def update(self, preds: Tensor, target: Tensor, weights: Tensor | None = None) -> None:
+        hit = ((preds >= self.threshold).long() == target.long()).to(torch.float64)
+        if weights is None:
+            self.correct += hit.sum()
+            self.total += hit.numel()
+        else:
+            w = weights.reshape(hit.shape).to(torch.float64)
+            self.correct += (hit * w).sum()
+            self.total += w.sum()
+
+    def compute(self) -> Tensor:
+        if self.total <= 0:
+            return torch.zeros(())
+        return self.correct.float() / self.total.float()
 
 
 #: The metric classes that threshold ``P(y=1)`` (``preds >= threshold``).
@@ -175,6 +200,7 @@ class Evaluator(nn.Module):
         groups: Tensor,
         code: Tensor | None = None,
         probs: Tensor | None = None,
+        weights: Tensor | None = None,
     ) -> None:
         """Add one batch.
 
@@ -186,12 +212,18 @@ class Evaluator(nn.Module):
             code: The sampled code ``[B, m]`` (0/1), for the plug-in MI.
             probs: Firing probabilities ``[B, m]``; ``None`` (a deterministic encoder) skips
                 both MI metrics.
+            weights: Optional sample weights ``[B]``: accuracy, ΔDP, ΔEO and both MI metrics
+                become weighted (metrics whose ``update`` takes no ``weights``, such as the
+                AUC, stay unweighted).
         """
-        self.metrics[stage].update(y_prob, y, groups=groups)
+        if weights is None:
+            self.metrics[stage].update(y_prob, y, groups=groups)
+        else:
+            self.metrics[stage].update(y_prob, y, groups=groups, weights=weights)
         if probs is not None and stage in self.mutual_information:
             mi = self.mutual_information[stage]
-            mi["mi_bits"].update(code, groups)
-            mi["mi_factorized_bits"].update(probs, groups)
+            mi["mi_bits"].update(code, groups, weights)
+            mi["mi_factorized_bits"].update(probs, groups, weights)
 
     def compute(
         self, stage: str, group_names: Sequence[str] = (), warn: bool = True

@@ -16,12 +16,12 @@ from typing import Any
 import numpy as np
 import pytorch_lightning as pl
 import torch
-import torch.nn.functional as F
 from jsonargparse.typing import ClosedUnitInterval, OpenUnitInterval
 from pytorch_lightning.cli import LRSchedulerCallable, OptimizerCallable
 from torch import Tensor
 
 from fairlit.evaluation import Evaluator
+from fairlit.losses import penalty, task_loss
 from fairlit.nn import Encoder, EncoderOutput, Head, TaskHead
 from fairlit.regularizers import NoRegularizer, Regularizer
 from fairlit.validation import check_same_architecture
@@ -198,11 +198,9 @@ class FairRepresentationModel(pl.LightningModule):
         output = self.encoder(x)
         return output, self.head(output.code)
 
-    def task_loss(self, logits: Tensor, y: Tensor) -> Tensor:
-        """Cross-entropy of the head's logits (binary: one logit per row)."""
-        if self.num_classes == 2:
-            return F.binary_cross_entropy_with_logits(logits, y.to(logits.dtype))
-        return F.cross_entropy(logits, y)
+    def task_loss(self, logits: Tensor, y: Tensor, weights: Tensor | None = None) -> Tensor:
+        """Cross-entropy of the head's logits (binary: one logit per row), weighted on request."""
+        return task_loss(logits, y, self.num_classes, weights)
 
     def proba_from_logits(self, logits: Tensor) -> Tensor:
         """The head's logits turned into probabilities (sigmoid, or softmax over classes).
@@ -248,16 +246,11 @@ class FairRepresentationModel(pl.LightningModule):
     def loss_terms(self, batch: dict[str, Tensor]) -> dict[str, Any]:
         """Compute the representation, logits, task loss, penalty and total loss of a batch."""
         output, logits = self(batch["x"])
-        task_loss = self.task_loss(logits, batch["y"])
-        penalty = self.regularizer(output, batch["s"])
-        loss = (1.0 - self.gamma) * task_loss + self.gamma * penalty
-        return {
-            "output": output,
-            "logits": logits,
-            "task_loss": task_loss,
-            "penalty": penalty,
-            "loss": loss,
-        }
+        weights = batch.get("w")  # sample weights, when the data has them
+        task = self.task_loss(logits, batch["y"], weights)
+        reg = penalty(self.regularizer, output, batch["s"], weights)
+        loss = (1.0 - self.gamma) * task + self.gamma * reg
+        return {"output": output, "logits": logits, "task_loss": task, "penalty": reg, "loss": loss}
 
     # -- random stream -----------------------------------------------------------------------
 
@@ -371,6 +364,7 @@ class FairRepresentationModel(pl.LightningModule):
             s,
             output.code.detach(),
             None if output.probs is None else output.probs.detach(),
+            batch.get("w"),
         )
         size = len(y)
         for key in ("loss", "task_loss", "penalty"):

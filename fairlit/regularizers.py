@@ -19,16 +19,14 @@ Adding a regularizer is one class:
 from __future__ import annotations
 
 import math
-import warnings
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from typing import Literal
+from collections.abc import Sequence
+from typing import ClassVar, Literal
 
 import torch
-import torch.distributed as dist
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from fairlit.distributed import all_gather_rows, all_reduce_sum, world_size
 from fairlit.information import (
     factorized_mutual_information_from_statistics,
     group_statistics,
@@ -52,13 +50,19 @@ Estimator = Literal["factorized", "joint"]
 class Regularizer(nn.Module):
     """Base class: a penalty on the representation that favours invariance to ``s``.
 
-    Subclasses implement :meth:`forward`. The base only stores and validates the sizes.
+    Subclasses implement :meth:`forward`. The base only stores and validates the sizes. A
+    subclass that handles sample weights sets :attr:`supports_weights` and takes them as
+    ``forward(output, groups, weights=None)``; the model passes them only in a weighted run,
+    and refuses a weighted run with a regularizer that does not take them.
 
     Args:
         in_features: width of the representation (the encoder's ``out_features``).
         num_groups: number of groups :math:`G` of the sensitive attribute; ``s`` holds
             indices in ``[0, G)``.
     """
+
+    #: Whether :meth:`forward` takes ``weights`` (``[B]`` sample weights).
+    supports_weights: ClassVar[bool] = False
 
     def __init__(self, in_features: int, num_groups: int) -> None:
         super().__init__()
@@ -97,59 +101,6 @@ class Regularizer(nn.Module):
         return f"in_features={self.in_features}, num_groups={self.num_groups}"
 
 
-def _world_size() -> int:
-    """World size of the default process group, 1 when not distributed."""
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_world_size()
-    return 1
-
-
-@contextmanager
-def _quiet_collective_deprecation() -> Iterator[None]:
-    # Recent torch marks torch.distributed.nn.functional as deprecated in favour of
-    # functional collectives, whose autograd support differs across the torch versions we
-    # accept; the differentiable collectives used here are stable from torch 2.1 on.
-    with warnings.catch_warnings():
-        warnings.filterwarnings(
-            "ignore", message=r"torch\.distributed\.nn\.functional", category=FutureWarning
-        )
-        yield
-
-
-def _all_reduce_sum(x: Tensor) -> Tensor:
-    """Differentiable all-reduce (sum); backward all-reduces (sums) the gradient."""
-    from torch.distributed.nn.functional import all_reduce
-
-    with _quiet_collective_deprecation():
-        return all_reduce(x, op=dist.ReduceOp.SUM)
-
-
-def _all_gather_rows(probs: Tensor, groups: Tensor) -> tuple[Tensor, Tensor]:
-    """Concatenate every rank's rows (ranks may hold different numbers of rows).
-
-    ``probs`` is gathered differentiably (backward: each rank receives the sum over
-    ranks of the gradients of its own rows); ``groups`` is gathered without gradient.
-    """
-    from torch.distributed.nn.functional import all_gather
-
-    world = dist.get_world_size()
-    local = torch.tensor([probs.shape[0]], device=probs.device, dtype=torch.long)
-    sizes_list = [torch.empty_like(local) for _ in range(world)]
-    dist.all_gather(sizes_list, local)
-    sizes = [int(n) for n in torch.cat(sizes_list).tolist()]
-    pad = max(sizes) - probs.shape[0]
-    # Collectives need equal shapes: pad to the largest batch, trim after gathering.
-    probs_padded = F.pad(probs, (0, 0, 0, pad))
-    s_padded = F.pad(groups, (0, pad))
-    s_list = [torch.empty_like(s_padded) for _ in range(world)]
-    dist.all_gather(s_list, s_padded.contiguous())
-    with _quiet_collective_deprecation():
-        probs_list = all_gather(probs_padded)
-    probs_all = torch.cat([p[:n] for p, n in zip(probs_list, sizes, strict=True)])
-    s_all = torch.cat([g[:n] for g, n in zip(s_list, sizes, strict=True)])
-    return probs_all, s_all
-
-
 class MutualInformationRegularizer(Regularizer):
     r"""Mutual information between the stochastic binary code and the group, in bits.
 
@@ -163,9 +114,9 @@ class MutualInformationRegularizer(Regularizer):
 
       with :math:`\theta_j`, :math:`\theta^g_j` the means of :math:`p_{\cdot j}` over the
       batch and over group :math:`g`; cost :math:`O(Bm)`;
-    - ``estimator="joint"``: the exact :math:`I(T; S)` of the whole layer, enumerating the
-      :math:`2^m` codes; cost :math:`O(B\, 2^m m)`, so :math:`m` must be at most
-      ``max_bits``.
+    - ``estimator="joint"``: the exact :math:`I(T; S)` of the whole layer over all
+      :math:`2^m` codes (:mod:`fairlit.joint`: matrix products over the two halves of the
+      code); cost :math:`O(B\, 2^m)`, so :math:`m` must be at most ``max_bits``.
 
     See :mod:`fairlit.information` for both. Groups absent from a batch get weight 0 and
     never produce NaN.
@@ -195,7 +146,9 @@ class MutualInformationRegularizer(Regularizer):
         num_groups: number of groups :math:`G`.
         estimator: ``"factorized"`` or ``"joint"``.
         base: logarithm base (2: bits, :math:`e`: nats).
-        max_bits: largest :math:`m` accepted by the joint estimator.
+        max_bits: largest :math:`m` accepted by the joint estimator; ``None`` is 16 on a CPU
+            and 20 on an accelerator (:func:`fairlit.joint.default_max_bits`), so at init
+            ``in_features`` may be at most 20.
         sync_dist: compute the MI of the global batch under :mod:`torch.distributed`
             (training mode only).
 
@@ -218,26 +171,33 @@ class MutualInformationRegularizer(Regularizer):
         num_groups: int,
         estimator: Estimator = "factorized",
         base: float = 2.0,
-        max_bits: int = 16,
+        max_bits: int | None = None,
         sync_dist: bool = True,
     ) -> None:
         super().__init__(in_features, num_groups)
         if estimator not in ("factorized", "joint"):
             raise ValueError(f"`estimator` must be 'factorized' or 'joint', got {estimator!r}.")
         check_log_base(base)
-        self.max_bits = _check_positive_int(max_bits, "max_bits")
-        if estimator == "joint" and in_features > max_bits:
+        self.max_bits = None if max_bits is None else _check_positive_int(max_bits, "max_bits")
+        limit = max_bits if max_bits is not None else 20  # the largest device default
+        if estimator == "joint" and in_features > limit:
             raise ValueError(
                 f"The joint estimator enumerates 2^in_features codes: in_features={in_features} "
-                f"exceeds max_bits={max_bits}. Use estimator='factorized', fewer stochastic "
+                f"exceeds max_bits={limit}. Use estimator='factorized', fewer stochastic "
                 "neurons, or raise max_bits."
             )
         self.estimator = estimator
         self.base = float(base)
         self.sync_dist = bool(sync_dist)
 
-    def forward(self, output: EncoderOutput, groups: Tensor) -> Tensor:
+    supports_weights = True
+
+    def forward(
+        self, output: EncoderOutput, groups: Tensor, weights: Tensor | None = None
+    ) -> Tensor:
         """Return the MI (in units of ``base``) between ``output.probs`` and ``groups``.
+
+        With ``weights`` (``[B]``), the MI of the weighted empirical distribution.
 
         Raises:
             ValueError: if the encoder gives no firing probabilities (``probs=None``) or the shapes
@@ -252,17 +212,22 @@ class MutualInformationRegularizer(Regularizer):
                 "for real-valued codes."
             )
         self._check_batch(probs, groups, "output.probs")
-        distributed = self.sync_dist and self.training and _world_size() > 1
+        distributed = self.sync_dist and self.training and world_size() > 1
         if self.estimator == "joint":
             if distributed:
-                probs, groups = _all_gather_rows(probs, groups)
+                probs, groups, weights = all_gather_rows(probs, groups, weights)
             return joint_mutual_information(
-                probs, groups, self.num_groups, base=self.base, max_bits=self.max_bits
+                probs,
+                groups,
+                self.num_groups,
+                base=self.base,
+                max_bits=self.max_bits,
+                weights=weights,
             )
-        count, prob_sum = group_statistics(probs, groups, self.num_groups)
+        count, prob_sum = group_statistics(probs, groups, self.num_groups, weights)
         if distributed:
             # One collective for both statistics.
-            packed = _all_reduce_sum(torch.cat([count[:, None], prob_sum], dim=1))
+            packed = all_reduce_sum(torch.cat([count[:, None], prob_sum], dim=1))
             count, prob_sum = packed[:, 0], packed[:, 1:]
         return factorized_mutual_information_from_statistics(count, prob_sum, base=self.base)
 
@@ -373,7 +338,11 @@ class AdversarialRegularizer(Regularizer):
         self.adversary = nn.Sequential(*body, nn.Linear(width, num_groups))
         self.reversal_strength = float(reversal_strength)
 
-    def forward(self, output: EncoderOutput, groups: Tensor) -> Tensor:
+    supports_weights = True
+
+    def forward(
+        self, output: EncoderOutput, groups: Tensor, weights: Tensor | None = None
+    ) -> Tensor:
         """Return the adversary's mean cross-entropy (nats) on ``output.code``.
 
         Raises:
@@ -390,7 +359,10 @@ class AdversarialRegularizer(Regularizer):
                 f"[{int(groups.min())}, {int(groups.max())}]."
             )
         logits = self.adversary(gradient_reversal(code, self.reversal_strength))
-        return F.cross_entropy(logits, groups.long())
+        if weights is None:
+            return F.cross_entropy(logits, groups.long())
+        w = weights.reshape(-1).to(logits.dtype)  # the weighted mean of the adversary's loss
+        return (F.cross_entropy(logits, groups.long(), reduction="none") * w).sum() / w.sum()
 
     def extra_repr(self) -> str:
         """Summarize the configuration for ``repr``."""
@@ -412,6 +384,10 @@ class NoRegularizer(Regularizer):
         tensor(0.)
     """
 
-    def forward(self, output: EncoderOutput, groups: Tensor) -> Tensor:
+    supports_weights = True
+
+    def forward(
+        self, output: EncoderOutput, groups: Tensor, weights: Tensor | None = None
+    ) -> Tensor:
         """Return a zero scalar connected to ``output.code``."""
         return output.code.sum() * 0.0

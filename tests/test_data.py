@@ -21,7 +21,7 @@ from fairlit.data import (
     read_raw_bytes,
     stratified_split,
 )
-from fairlit.data.parsers import parse_adult, parse_compas, parse_german
+from fairlit.data.parsers import ADULT_SCHEMA, parse_adult, parse_compas, parse_german
 from fairlit.data.resources import resource_path
 
 FAKE = Path(__file__).parent / "fake_raw"
@@ -36,7 +36,8 @@ def test_parse_adult_fake_quirks():
     assert (table["split"] == "train").sum() == 4
     assert (table["split"] == "test").sum() == 3
     assert table["income"].tolist() == [0, 1, 1, 0, 0, 0, 1]  # "." stripped from test labels
-    assert "fnlwgt" not in table.columns
+    assert "fnlwgt" in table.columns  # kept as an opt-in sample weight (weighted=True)
+    assert "fnlwgt" not in ADULT_SCHEMA.columns  # never a feature
     assert not table.isna().any().any()
 
 

@@ -104,8 +104,12 @@ def test_mi_shape_checks():
 
 
 def test_joint_width_checked_at_init():
-    with pytest.raises(ValueError, match="max_bits"):
-        MutualInformationRegularizer(17, 2, estimator="joint")
+    with pytest.raises(ValueError, match="max_bits=20"):  # the largest device default
+        MutualInformationRegularizer(21, 2, estimator="joint")
+    # 17 neurons pass at init (a GPU takes 20) but not on a CPU, whose default is 16.
+    wide = MutualInformationRegularizer(17, 2, estimator="joint")
+    with pytest.raises(ValueError, match="m=17 exceeds max_bits=16"):
+        wide(_out(torch.rand(4, 17)), torch.tensor([0, 1, 0, 1]))
     with pytest.raises(ValueError, match="max_bits"):
         MutualInformationRegularizer(9, 2, estimator="joint", max_bits=8)
     MutualInformationRegularizer(17, 2, estimator="factorized")

@@ -28,6 +28,7 @@ class CSVTable:
         schema: The feature columns and every category of each categorical one.
         group_names: The sensitive column's distinct values, sorted as strings; for several
             sensitive columns, the observed combinations ``"a|b"``, sorted by their values.
+        w: The sample weights, float32 ``[N]``, or None without a weight column.
     """
 
     frame: pd.DataFrame
@@ -35,6 +36,7 @@ class CSVTable:
     s: np.ndarray
     schema: TabularSchema
     group_names: tuple[str, ...]
+    w: np.ndarray | None = None
 
 
 def read_csv_table(
@@ -47,6 +49,7 @@ def read_csv_table(
     positive_label: str | int | None = None,
     include_sensitive: bool = False,
     require_labels: bool = True,
+    weight: str | None = None,
 ) -> CSVTable:
     """Read a CSV table with a binary target and categorical sensitive column(s), and check it.
 
@@ -68,6 +71,8 @@ def read_csv_table(
         require_labels: ``False`` for a file to be scored with a trained model's
             preprocessing: the target, sensitive and dropped columns may be missing (``y``
             and ``s`` are then -1), and the target and sensitive columns may hold one value.
+        weight: A column of sample weights (numbers, finite, nonnegative, not all 0); it is
+            not a feature. Optional in a file to be scored.
 
     Returns:
         The :class:`CSVTable`.
@@ -99,8 +104,9 @@ def read_csv_table(
     sensitives = [sensitive] if isinstance(sensitive, str) else list(sensitive)
     if not sensitives:
         raise DataFileError(f"{source}: `sensitive` names no column")
-    optional = [] if require_labels else [target, *sensitives, *drop]
-    named = [target, *sensitives, *(categorical or []), *(numeric or []), *drop]
+    weights = [weight] if weight is not None else []
+    optional = [] if require_labels else [target, *sensitives, *drop, *weights]
+    named = [target, *sensitives, *(categorical or []), *(numeric or []), *drop, *weights]
     named = [c for c in named if c not in optional]
     missing = [c for c in dict.fromkeys(named) if c not in frame.columns]
     if missing:
@@ -131,7 +137,8 @@ def read_csv_table(
             )
         labels = values.agg("|".join, axis=1) if len(sensitives) > 1 else values[sensitives[0]]
         s = pd.Categorical(labels, categories=names).codes.astype(np.int64)
-    rest = [c for c in frame.columns if c not in {target, *sensitives, *drop}]
+    rest = [c for c in frame.columns if c not in {target, *sensitives, *drop, *weights}]
+    w = _weights(frame, weight, source) if weight is not None and weight in frame.columns else None
     if categorical is None:
         categorical = [c for c in rest if not pd.api.types.is_numeric_dtype(frame[c])]
         if numeric is not None:
@@ -152,7 +159,22 @@ def read_csv_table(
                 cats[column] = tuple(sorted(frame[column].astype(str).unique()))
     schema = TabularSchema(tuple(numeric), cats)
     schema.check(frame, source)
-    return CSVTable(frame, y, s, schema, tuple(names))
+    return CSVTable(frame, y, s, schema, tuple(names), w)
+
+
+def _weights(frame: pd.DataFrame, column: str, source: str) -> np.ndarray:
+    """The weight column as float32, checked: numeric, finite, nonnegative, not all zero."""
+    values = pd.to_numeric(frame[column], errors="coerce").to_numpy(np.float64)
+    bad = ~np.isfinite(values) | (values < 0)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise DataFileError(
+            f"{source}: weight column {column!r} must hold finite numbers >= 0; row {row} "
+            f"holds {frame[column].iloc[row]!r}"
+        )
+    if not values.sum() > 0:
+        raise DataFileError(f"{source}: weight column {column!r} sums to 0")
+    return values.astype(np.float32)
 
 
 def _binary_target(

@@ -66,7 +66,8 @@ class AdultDataModule(TabularDataModule):
 
     45,222 rows after dropping rows with a missing value; the official split
     (30,162 train / 15,060 test) is kept and validation is carved from the
-    training file. ``fnlwgt`` is not a feature.
+    training file. ``fnlwgt`` is not a feature; ``weighted=True`` makes it the sample weight
+    of every row (batches carry ``w``: the weighted loss, MI and metrics).
 
     Sensitive attribute (``s``, group names in :attr:`group_names`):
 
@@ -84,6 +85,7 @@ class AdultDataModule(TabularDataModule):
         data_dir: Folder with ``adult.data`` and ``adult.test``; ``None`` uses the bundled copies.
         sensitive: Which sensitive attribute, see above.
         preset: ``"default"`` or ``"cerrato"``.
+        weighted: Weight every row by ``fnlwgt`` (the census sampling weight).
         **kwargs: See :class:`~fairlit.data.tabular.TabularDataModule` (``batch_size``,
             ``seed``, ``val_fraction``, ``test_fraction``, ...).
 
@@ -112,12 +114,14 @@ class AdultDataModule(TabularDataModule):
         data_dir: str | Path | None = None,
         sensitive: AdultAttribute | list[AdultAttribute] = "sex",
         preset: Literal["default", "cerrato"] = "default",
+        weighted: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.data_dir = data_dir
         self.use_sensitive(sensitive)
         self.preset = _choose("preset", preset, ("default", "cerrato"))
+        self.weighted = bool(weighted)
         if preset == "default" and self.test_fraction is not None:
             raise ValueError(
                 "AdultDataModule keeps the official adult.test file as its test split, so "
@@ -130,7 +134,8 @@ class AdultDataModule(TabularDataModule):
         """Parse both Adult files and derive ``y`` and ``s``."""
         table, s = self.sensitive_index(load_adult(self.data_dir))
         test_mask = (table["split"] == "test").to_numpy() if self.preset == "default" else None
-        return TabularTable(table, table["income"].to_numpy(np.int64), s, test_mask)
+        w = table["fnlwgt"].to_numpy(np.float32) if self.weighted else None
+        return TabularTable(table, table["income"].to_numpy(np.int64), s, test_mask, w)
 
 
 class CompasDataModule(TabularDataModule):
@@ -300,6 +305,8 @@ class CSVDataModule(TabularDataModule):
         drop: Columns that are not features (identifiers, ...).
         positive_label: Target value meaning 1; ``None`` accepts a 0/1 or
             False/True target as it is.
+        weight: A column of sample weights (not a feature): batches carry ``w``, and the
+            loss, the MI and the metrics become weighted.
         **kwargs: See :class:`~fairlit.data.tabular.TabularDataModule`.
     """
 
@@ -314,6 +321,7 @@ class CSVDataModule(TabularDataModule):
         numeric: list[str] | None = None,
         drop: list[str] | None = None,
         positive_label: str | int | None = None,
+        weight: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -329,13 +337,15 @@ class CSVDataModule(TabularDataModule):
             include_sensitive=self.include_sensitive_in_features,
             # Scored with a checkpoint's preprocessing: labels are optional.
             require_labels=self.preprocessing_from is None,
+            weight=weight,
         )
         self.schema = table.schema
         self.sensitive_columns = (sensitive,) if isinstance(sensitive, str) else tuple(sensitive)
         self.group_names = table.group_names
         self.target, self.sensitive = target, sensitive
-        self.y, self.s, self._frame = table.y, table.s, table.frame
+        self.y, self.s, self._frame, self._w = table.y, table.s, table.frame, table.w
+        self.weight = weight
 
     def load_table(self) -> TabularTable:
         """Return the table read and validated in ``__init__``."""
-        return TabularTable(self._frame, self.y, self.s)
+        return TabularTable(self._frame, self.y, self.s, w=self._w)

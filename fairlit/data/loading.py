@@ -21,9 +21,10 @@ class TensorSplit:
         x: float32 features: ``[N, F]`` for tables, ``[N, C, H, W]`` for images.
         y: int64 target ``[N]``.
         s: int64 group index ``[N]``.
+        w: optional float32 sample weights ``[N]``; batches then carry ``w``.
 
     Raises:
-        ValueError: if ``x``, ``y`` and ``s`` have different lengths.
+        ValueError: if ``x``, ``y``, ``s`` (and ``w``) have different lengths.
 
     Example:
         >>> ds = TensorSplit(torch.zeros(3, 2), torch.tensor([0, 1, 1]), torch.tensor([1, 0, 1]))
@@ -31,18 +32,22 @@ class TensorSplit:
         (3, [0, 1])
     """
 
-    def __init__(self, x: Tensor, y: Tensor, s: Tensor) -> None:
-        if not (len(x) == len(y) == len(s)):
-            raise ValueError(f"x, y, s must have equal length, got {len(x)}, {len(y)}, {len(s)}")
+    def __init__(self, x: Tensor, y: Tensor, s: Tensor, w: Tensor | None = None) -> None:
+        if not (len(x) == len(y) == len(s)) or (w is not None and len(w) != len(y)):
+            lengths = [len(t) for t in (x, y, s, *(() if w is None else (w,)))]
+            raise ValueError(f"x, y, s (and w) must have equal length, got {lengths}")
         self.x = x.to(torch.float32)
         self.y = y.to(torch.int64)
         self.s = s.to(torch.int64)
+        self.w = None if w is None else w.to(torch.float32)
 
     def __len__(self) -> int:
         return len(self.y)
 
     def __getitem__(self, index: Tensor | int | slice) -> dict[str, Tensor]:
-        return {"x": self.x[index], "y": self.y[index], "s": self.s[index]}
+        if self.w is None:
+            return {"x": self.x[index], "y": self.y[index], "s": self.s[index]}
+        return {"x": self.x[index], "y": self.y[index], "s": self.s[index], "w": self.w[index]}
 
 
 class _EpochSampler:

@@ -106,7 +106,8 @@ def load_adult(data_dir: str | Path | None = None) -> pd.DataFrame:
 
     Skips the test file's comment line, strips the trailing ``.`` of its
     labels, treats ``?`` as missing and drops every row with a missing value
-    (30,162 training + 15,060 test = 45,222 rows), and drops ``fnlwgt``.
+    (30,162 training + 15,060 test = 45,222 rows). ``fnlwgt`` (the census sampling weight)
+    is kept, but it is not in the schema, so it is never a feature.
 
     Args:
         data_dir: Folder holding ``adult.data`` and ``adult.test`` (or their
@@ -130,7 +131,7 @@ def parse_adult(train: bytes, test: bytes) -> pd.DataFrame:
     """Parse the bytes of ``adult.data`` and ``adult.test`` (see :func:`load_adult`)."""
     parts = []
     for raw, name, split in ((train, "adult.data", "train"), (test, "adult.test", "test")):
-        part = _parse_adult_part(raw, name).dropna().drop(columns="fnlwgt")
+        part = _parse_adult_part(raw, name).dropna()
         part["split"] = split
         parts.append(part)
     table = pd.concat(parts, ignore_index=True)

@@ -50,12 +50,14 @@ class TabularTable:
         y: int64 target ``[N]`` (1 = the positive outcome).
         s: int64 group index ``[N]``.
         test_mask: bool ``[N]`` marking an official test split, or None.
+        w: float ``[N]`` sample weights (batches then carry ``w``), or None.
     """
 
     features: pd.DataFrame
     y: np.ndarray
     s: np.ndarray
     test_mask: np.ndarray | None = None
+    w: np.ndarray | None = None
 
 
 def read_fitted_preprocessing(path: str | Path, owner: str) -> dict:
@@ -348,10 +350,12 @@ class TabularDataModule(FairDataModule):
 
         def make(rows: np.ndarray) -> TensorSplit:
             x = encode_features(table.features.iloc[rows], schema, mean, std)
+            weights = None if table.w is None else torch.from_numpy(table.w[rows])
             return TensorSplit(
                 torch.from_numpy(x),
                 torch.from_numpy(table.y[rows]),
                 torch.from_numpy(table.s[rows]),
+                weights,
             )
 
         warn_about_groups(
@@ -440,4 +444,4 @@ class TabularDataModule(FairDataModule):
         index = {name: i for i, name in enumerate(fitted)}
         mapping = np.array([index.get(name, -1) for name in own], dtype=np.int64)
         s = np.where(table.s >= 0, mapping[np.clip(table.s, 0, None)], -1)
-        return TabularTable(table.features, table.y, s, table.test_mask)
+        return TabularTable(table.features, table.y, s, table.test_mask, table.w)

@@ -65,7 +65,9 @@ class _DemographicParity(Metric):
         self.add_state("count", zeros(num_groups), dist_reduce_fx="sum")
         self.add_state("predicted_positive", zeros(num_groups), dist_reduce_fx="sum")
 
-    def update(self, preds: Tensor, target: Tensor | None, groups: Tensor) -> None:
+    def update(
+        self, preds: Tensor, target: Tensor | None, groups: Tensor, weights: Tensor | None = None
+    ) -> None:
         """Add a batch.
 
         Args:
@@ -73,9 +75,18 @@ class _DemographicParity(Metric):
             target: unused (may be ``None``); accepted so that every group metric shares one
                 signature.
             groups: int group indices in ``[0, num_groups)``, same shape as ``preds``.
+            weights: optional sample weights ``[N]``: the rates become weighted rates (equal to
+                fairlearn's with ``sample_weight``).
         """
         stats = group_rate_statistics(
-            preds, target, groups, self.num_groups, self.threshold, self.soft, self.validate_args
+            preds,
+            target,
+            groups,
+            self.num_groups,
+            self.threshold,
+            self.soft,
+            self.validate_args,
+            weights,
         )
         self.count += stats.group_size
         self.predicted_positive += stats.predicted_positive
@@ -224,13 +235,17 @@ class EqualizedOddsDifference(Metric):
         for name in ("count", "predicted_positive", "target_positive", "true_positive"):
             self.add_state(name, zeros(num_groups), dist_reduce_fx="sum")
 
-    def update(self, preds: Tensor, target: Tensor, groups: Tensor) -> None:
+    def update(
+        self, preds: Tensor, target: Tensor, groups: Tensor, weights: Tensor | None = None
+    ) -> None:
         """Add a batch.
 
         Args:
             preds: probabilities :math:`P(y=1)` in ``[0, 1]`` (or hard 0/1), shape ``[N]``.
             target: 0/1 labels, same shape as ``preds``.
             groups: int group indices in ``[0, num_groups)``, same shape as ``preds``.
+            weights: optional sample weights ``[N]`` (weighted rates, as fairlearn's with
+                ``sample_weight``).
 
         Raises:
             ValueError: if ``target`` is None or, with ``validate_args``, an input fails its check.
@@ -238,7 +253,14 @@ class EqualizedOddsDifference(Metric):
         if target is None:
             raise ValueError("`target` is required for the equalized odds difference, got None.")
         stats = group_rate_statistics(
-            preds, target, groups, self.num_groups, self.threshold, False, self.validate_args
+            preds,
+            target,
+            groups,
+            self.num_groups,
+            self.threshold,
+            False,
+            self.validate_args,
+            weights,
         )
         self.count += stats.group_size
         self.predicted_positive += stats.predicted_positive

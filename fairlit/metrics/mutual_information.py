@@ -168,12 +168,19 @@ class FactorizedMutualInformation(_MutualInformation):
         self.add_state("count", torch.zeros(num_groups, dtype=STATISTICS_DTYPE), "sum")
         self.add_state("prob_sum", torch.zeros(num_groups, num_bits, dtype=STATISTICS_DTYPE), "sum")
 
-    def update(self, probs: Tensor, groups: Tensor) -> None:
-        """Add a batch: firing probabilities ``[N, num_bits]`` in ``[0, 1]``, groups ``[N]``."""
+    def update(self, probs: Tensor, groups: Tensor, weights: Tensor | None = None) -> None:
+        """Add a batch: firing probabilities ``[N, num_bits]`` in ``[0, 1]``, groups ``[N]``.
+
+        ``weights`` (optional ``[N]``) gives the MI of the weighted empirical distribution.
+        """
         if self.validate_args:
             self._check_inputs(probs, groups)
             _check_probabilities(probs, "probs")
-        stats = group_statistics(probs.to(STATISTICS_DTYPE), groups.long(), self.num_groups)
+        if weights is not None:
+            weights = weights.to(STATISTICS_DTYPE)
+        stats = group_statistics(
+            probs.to(STATISTICS_DTYPE), groups.long(), self.num_groups, weights
+        )
         self.count += stats.group_size
         self.prob_sum += stats.prob_sum
 
@@ -256,8 +263,10 @@ class PlugInMutualInformation(_MutualInformation):
             self.add_state("keys", [], dist_reduce_fx="cat")
             self.add_state("key_counts", [], dist_reduce_fx="cat")
 
-    def update(self, codes: Tensor, groups: Tensor) -> None:
+    def update(self, codes: Tensor, groups: Tensor, weights: Tensor | None = None) -> None:
         """Add a batch: sampled 0/1 codes ``[N, num_bits]``, groups ``[N]``.
+
+        ``weights`` (optional ``[N]``): each (code, group) cell counts its rows' total weight.
 
         Raises:
             ValueError: with ``validate_args``, if the codes are not 0/1, have too many columns to
@@ -274,11 +283,17 @@ class PlugInMutualInformation(_MutualInformation):
         if self._seen_bits is None:
             self._seen_bits = codes.shape[1]
         keys = pack_codes(codes) * self.num_groups + groups.long()
+        w = None if weights is None else weights.reshape(-1).to(STATISTICS_DTYPE)
         if self.dense:
-            counts = torch.bincount(keys, minlength=self.table.numel())
+            counts = torch.bincount(keys, weights=w, minlength=self.table.numel())
             self.table += counts.view_as(self.table).to(STATISTICS_DTYPE)
             return
-        unique, counts = torch.unique(keys, return_counts=True)
+        # Counts (or weight sums) are float64: exact for integer counts below 2**53.
+        if w is None:
+            unique, counts = torch.unique(keys, return_counts=True)
+            counts = counts.to(STATISTICS_DTYPE)
+        else:
+            unique, counts = _merge_counts(keys, w)
         self.keys.append(unique)
         self.key_counts.append(counts)
         self._compact()
@@ -308,10 +323,10 @@ class PlugInMutualInformation(_MutualInformation):
         # keys. Supplying a typed empty chunk ourselves keeps the all_gather consistent; the
         # pre-sync state is cached by `sync()` and restored afterwards as usual.
         if not self.dense:
-            for name in ("keys", "key_counts"):
+            for name, dtype in (("keys", torch.long), ("key_counts", STATISTICS_DTYPE)):
                 state = getattr(self, name)
                 if isinstance(state, list) and len(state) == 0:
-                    setattr(self, name, [torch.zeros(0, dtype=torch.long, device=self.device)])
+                    setattr(self, name, [torch.zeros(0, dtype=dtype, device=self.device)])
         super()._sync_dist(dist_sync_fn, process_group)
 
     def _observed_table(self) -> Tensor:
@@ -322,7 +337,7 @@ class PlugInMutualInformation(_MutualInformation):
         keys = dim_zero_cat(self.keys).long()
         if keys.numel() == 0:
             return empty
-        unique, totals = _merge_counts(keys, dim_zero_cat(self.key_counts).long())
+        unique, totals = _merge_counts(keys, dim_zero_cat(self.key_counts).to(STATISTICS_DTYPE))
         codes, group = unique // self.num_groups, unique % self.num_groups
         # Keys are sorted, so equal codes are adjacent: number their rows consecutively.
         new_code = torch.ones_like(codes, dtype=torch.bool)

@@ -110,6 +110,15 @@ def _check_num_thresholds(num_thresholds: int) -> int:
     return num_thresholds
 
 
+def _check_weights(weights: Tensor, like: Tensor) -> None:
+    """Sample weights: a tensor of ``like``'s number of elements, finite and nonnegative."""
+    if not isinstance(weights, Tensor) or weights.numel() != like.numel():
+        shape = tuple(weights.shape) if isinstance(weights, Tensor) else type(weights).__name__
+        raise ValueError(f"`weights` must hold one weight per prediction, got {shape}.")
+    if weights.numel() and not bool(torch.isfinite(weights).all() and (weights >= 0).all()):
+        raise ValueError("`weights` must be finite and nonnegative.")
+
+
 def _check_undefined(undefined: str) -> str:
     if undefined not in ("exclude", "zero"):
         raise ValueError(f"`undefined` must be 'exclude' or 'zero', got {undefined!r}.")

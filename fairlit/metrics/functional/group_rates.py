@@ -21,6 +21,7 @@ from fairlit.metrics.functional._checks import (
     _check_same_shape,
     _check_threshold,
     _check_undefined,
+    _check_weights,
     _group_one_hot,
 )
 from fairlit.metrics.functional.rates import rate_gap, rate_ratio
@@ -81,16 +82,20 @@ def group_rate_statistics(
     threshold: float = 0.5,
     soft: bool = False,
     validate_args: bool = True,
+    weights: Tensor | None = None,
 ) -> GroupRateStatistics:
     r"""Per-group counts of members, positive predictions, positive targets and true positives.
 
     With :math:`\hat y_i = [p_i \ge t]` (hard) or :math:`\hat y_i = p_i` (soft):
 
     .. math::
-        n_g = \sum_{i: s_i = g} 1, \quad
-        \hat n^+_g = \sum_{i: s_i = g} \hat y_i, \quad
-        n^+_g = \sum_{i: s_i = g} y_i, \quad
-        tp_g = \sum_{i: s_i = g} \hat y_i\, y_i .
+        n_g = \sum_{i: s_i = g} w_i, \quad
+        \hat n^+_g = \sum_{i: s_i = g} w_i \hat y_i, \quad
+        n^+_g = \sum_{i: s_i = g} w_i y_i, \quad
+        tp_g = \sum_{i: s_i = g} w_i \hat y_i\, y_i ,
+
+    with sample weights :math:`w_i` (1 without ``weights``): weighted rates equal fairlearn's
+    with ``sample_weight``.
 
     Args:
         preds: predicted probabilities :math:`P(y=1)` in ``[0, 1]``, any shape.
@@ -102,6 +107,7 @@ def group_rate_statistics(
         threshold: a prediction is positive when ``preds >= threshold``.
         soft: use the probabilities instead of thresholded predictions.
         validate_args: check shapes, dtypes and value ranges (one host-device sync each).
+        weights: optional nonnegative sample weights, same shape as ``preds``.
 
     Returns:
         :class:`GroupRateStatistics` of ``float64`` ``[G]`` tensors.
@@ -129,9 +135,13 @@ def group_rate_statistics(
             _check_binary(target, "target")
         _check_threshold(threshold)
         num_groups = _check_groups(groups, num_groups, "groups")
+        if weights is not None:
+            _check_weights(weights, preds)
     elif num_groups is None:
         num_groups = infer_num_groups(groups)
     one_hot = _group_one_hot(groups, num_groups)  # [N, G]
+    if weights is not None:
+        one_hot = one_hot * weights.reshape(-1, 1).to(STATISTICS_DTYPE)
     flat = preds.reshape(-1)
     # Threshold in the dtype of `preds` (as `preds >= threshold` would), so that a float32 0.7
     # counts as ">= 0.7"; sums are float64.
