@@ -8,6 +8,8 @@
   no model summary).
 * ``gloo_ranks``: run a function on two (or more) CPU processes joined by a gloo process
   group, and collect what each rank returns.
+* ``device``: ``cpu``, and ``cuda`` too when CUDA is available (tests that take it run on
+  both; ``benchmarks/device_check.sh`` runs them on a GPU machine).
 """
 
 import os
@@ -143,3 +145,14 @@ def gloo_ranks(tmp_path: Path) -> Callable[..., list[Any]]:
         return [torch.load(folder / f"rank{r}.pt", weights_only=False) for r in range(world_size)]
 
     return run
+
+
+# -- devices --------------------------------------------------------------------------------------
+
+DEVICES = ["cpu", *(["cuda"] if torch.cuda.is_available() else [])]
+
+
+@pytest.fixture(params=DEVICES)
+def device(request: pytest.FixtureRequest) -> torch.device:
+    """Each available device in turn: ``cpu``, then ``cuda`` when there is one."""
+    return torch.device(request.param)

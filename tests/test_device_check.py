@@ -1,0 +1,27 @@
+"""benchmarks/device_check.sh runs on a CPU-only machine too: GPU parts skipped, checks pass."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="a bash script")
+def test_device_check_runs_tiny_on_this_machine(tmp_path):
+    out = tmp_path / "report"
+    done = subprocess.run(
+        ["bash", str(ROOT / "benchmarks" / "device_check.sh"), str(out), "--tiny"],
+        capture_output=True, text=True, timeout=600, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    report = json.loads((out / "report.json").read_text())
+    assert report["checks"] == {"ddp_equals_single_device": True, "deterministic": True}
+    assert all(run["ok"] for run in report["fits"].values())
+    assert {entry["kernel"] for entry in report["joint"]} == {"matmul", "autograd"}
+    text = (out / "report.md").read_text()
+    if not report["cuda"]:
+        assert "CUDA parts skipped" in text and "no CUDA device" in done.stdout
