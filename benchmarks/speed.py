@@ -1,27 +1,37 @@
-"""Training speed: fairlit through the Trainer vs. a hand-written loop vs. fairlearn.
+"""Speed of fairlit, in one run: the training step, the fixed cost of a fit, the MI kernels.
 
-Measures, in one run on Adult (same architecture, batch size, epochs and
-regularizer where the method has one):
+    python benchmarks/speed.py [--epochs 5] [--repeats 3]
 
-(a) fairlit: ``configs/adult.yaml`` built through the CLI (hybrid encoder, 64 tanh
-    -> 20 binary neurons, linear head, factorized MI, gamma 0.5), trained by its
-    ``pytorch_lightning.Trainer`` with the config's logging (CSVLogger, every 50
-    steps); no validation, checkpointing, progress bar or LR schedule, since the
-    hand loop has none;
-(b) hand: the same modules, loss, Adam step and whole-batch index slicing in a
-    plain PyTorch loop;
-(c) fairlearn: ``AdversarialFairnessClassifier`` (torch backend) with a
-    comparable predictor (64 hidden units) for the same epochs and batch size.
+1. **The training step**, on Adult with one torch thread, timed ``--repeats`` times
+   interleaved (medians):
 
-Each is timed ``--repeats`` times, interleaved, and the median is reported.
-The last lines print the ratios fairlit/hand and fairlit/fairlearn. Then the
-forward+backward time of the MI estimators for m = 8, 12, 16 at batch 256 and 1024.
+   (a) fairlit: ``configs/adult.yaml`` built through the CLI (hybrid encoder, 64 tanh -> 20
+       binary neurons, linear head, factorized MI, gamma 0.5) and trained by its Trainer with
+       the config's logging; no validation, checkpointing, progress bar or LR schedule,
+       since the hand loop has none;
+   (b) lightning: the same modules and loss in a minimal LightningModule and a bare Trainer
+       (what Lightning's loop costs, without anything of fairlit's);
+   (c) hand: the same modules, loss, Adam step and whole-batch index slicing in a plain
+       PyTorch loop;
+   (d) fairlearn: ``AdversarialFairnessClassifier`` (torch backend), 64 hidden units, the
+       same epochs and batch size.
 
-Run: ``python benchmarks/speed.py`` (``--epochs``, ``--batch-size``, ``--repeats``).
+2. **The fixed cost of** ``fairlit fit --config configs/adult.yaml`` (10 epochs): the whole
+   command's wall time, and in-process its parts: importing, building the configuration and
+   the objects, reading and splitting the data, training (with its validation), testing.
+
+3. **The joint MI**, forward and backward at 1,024 rows for m = 8, 12, 16 (and 20 on a
+   GPU): time and peak extra memory, each in a fresh process, the matrix-product kernel
+   (``fairlit.joint``) against autograd through the enumeration of every code.
 """
 
 import argparse
+import contextlib
+import io
+import json
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import warnings
@@ -32,7 +42,6 @@ import torch
 
 from fairlit.cli import build_cli
 from fairlit.data import AdultDataModule
-from fairlit.information import factorized_mutual_information, joint_mutual_information
 from fairlit.nn import HybridBinaryEncoder, TaskHead
 from fairlit.regularizers import MutualInformationRegularizer
 
@@ -117,26 +126,182 @@ def time_fairlearn(dm: AdultDataModule, epochs: int) -> float:
     return time.perf_counter() - start
 
 
-def time_estimators() -> list[str]:
-    lines = []
-    generator = torch.Generator().manual_seed(0)
-    for batch in (256, 1024):
-        for m in (8, 12, 16):
-            probs = torch.rand(batch, m, generator=generator).requires_grad_()
-            s = torch.randint(0, 2, (batch,), generator=generator)
-            for name, fn in (
-                ("factorized", factorized_mutual_information),
-                ("joint", joint_mutual_information),
-            ):
-                times = []
-                for _ in range(5 if name == "joint" and m == 16 else 20):
-                    start = time.perf_counter()
-                    fn(probs, s, 2).backward()
-                    times.append(time.perf_counter() - start)
-                    probs.grad = None
-                lines.append(
-                    f"MI {name:10s} m={m:2d} batch={batch:4d}: {1e3 * statistics.median(times):8.2f} ms fwd+bwd"
+class _Minimal:
+    """A minimal LightningModule around the same modules (built lazily: Lightning imports)."""
+
+    @staticmethod
+    def make(dm: AdultDataModule):
+        import pytorch_lightning as pl
+
+        class Minimal(pl.LightningModule):
+            def __init__(self) -> None:
+                super().__init__()
+                torch.manual_seed(0)
+                self.encoder = HybridBinaryEncoder(
+                    dm.num_features, 20, hidden_features=(64,), straight_through="sigmoid"
                 )
+                self.head = TaskHead(20, 2)
+                self.regularizer = MutualInformationRegularizer(20, 2)
+
+            def training_step(self, batch, batch_idx):
+                output = self.encoder(batch["x"])
+                logits = self.head(output.code)
+                task = torch.nn.functional.binary_cross_entropy_with_logits(
+                    logits, batch["y"].float()
+                )
+                return (1 - GAMMA) * task + GAMMA * self.regularizer(output, batch["s"])
+
+            def configure_optimizers(self):
+                return torch.optim.Adam(self.parameters(), lr=1e-3)
+
+        return Minimal()
+
+
+def time_lightning(dm: AdultDataModule, epochs: int) -> float:
+    import pytorch_lightning as pl
+
+    trainer = pl.Trainer(
+        max_epochs=epochs,
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=0,
+        num_sanity_val_steps=0,
+    )
+    model = _Minimal.make(dm)
+    start = time.perf_counter()
+    trainer.fit(model, train_dataloaders=dm.train_dataloader())
+    return time.perf_counter() - start
+
+
+def fixed_cost() -> list[str]:
+    """The wall time of ``fairlit fit`` on Adult, and where it goes."""
+    python = [sys.executable, "-c"]
+    start = time.perf_counter()
+    subprocess.run([*python, "pass"], check=True)
+    bare = time.perf_counter() - start
+    start = time.perf_counter()
+    subprocess.run([*python, "import fairlit.cli"], check=True)
+    imports = time.perf_counter() - start - bare
+    with tempfile.TemporaryDirectory() as root:
+        start = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-m", "fairlit", "fit", "--config", str(CONFIG),
+             f"--trainer.default_root_dir={root}", "--trainer.enable_progress_bar=false"],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        command = time.perf_counter() - start
+    with (
+        tempfile.TemporaryDirectory() as root,
+        warnings.catch_warnings(),
+        contextlib.redirect_stdout(io.StringIO()),  # the fit's own report table
+    ):
+        warnings.filterwarnings("ignore")
+        start = time.perf_counter()
+        cli = build_cli(["--config", str(CONFIG), f"--trainer.default_root_dir={root}",
+                         "--trainer.enable_progress_bar=false"])  # fmt: skip
+        built = time.perf_counter()
+        cli.datamodule.setup("fit")
+        data = time.perf_counter()
+        cli.trainer.fit(cli.model, datamodule=cli.datamodule)
+        trained = time.perf_counter()
+        cli.trainer.test(cli.model, datamodule=cli.datamodule, verbose=False)
+        tested = time.perf_counter()
+    return [
+        f"fairlit fit --config configs/adult.yaml (10 epochs): {command:.1f} s wall, of which",
+        f"  import fairlit.cli (Lightning, torch, ...)        {imports:5.1f} s",
+        f"  configuration and objects (LightningCLI)           {built - start:5.1f} s",
+        f"  read, split and encode Adult                       {data - built:5.1f} s",
+        f"  train 10 epochs (validation every epoch included)  {trained - data:5.1f} s",
+        f"  test (32 code samples per prediction)              {tested - trained:5.1f} s",
+        f"  the rest (Python, Trainer set-up, writing logs)    "
+        f"{command - imports - (tested - start):5.1f} s",
+    ]
+
+
+def _status_kib(key: str) -> int | None:
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith(f"{key}:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def _reset_peak_rss_kib() -> int:
+    """Reset the peak resident memory (Linux); return the resident memory now, in KiB."""
+    import resource
+
+    try:
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as refs:
+            refs.write("5")
+        return _status_kib("VmRSS") or 0
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def _peak_rss_kib() -> int:
+    import resource
+
+    return _status_kib("VmHWM") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def _joint_probe(m: int, kernel: str) -> None:
+    """In a fresh process: time and peak extra memory of one joint MI forward+backward."""
+    from fairlit.joint import joint_mutual_information_autograd_nats, joint_mutual_information_nats
+
+    torch.set_num_threads(1)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    gen = torch.Generator().manual_seed(m)
+    probs = torch.rand(1024, m, generator=gen).to(device)
+    groups = torch.randint(0, 2, (1024,), generator=gen).to(device)
+    fn = (
+        joint_mutual_information_nats
+        if kernel == "matmul"
+        else joint_mutual_information_autograd_nats
+    )
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        base = torch.cuda.memory_allocated()
+    # Peak resident memory during the calls over the resident memory before them: Linux resets
+    # the peak (VmHWM) on request; elsewhere the process's peak so far is the baseline.
+    rss = _reset_peak_rss_kib()
+    times = []
+    for _ in range(3):
+        p = probs.clone().requires_grad_()
+        start = time.perf_counter()
+        fn(p, groups, 2).backward()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    if device.type == "cuda":
+        peak = (torch.cuda.max_memory_allocated() - base) / 2**20
+    else:
+        peak = max(_peak_rss_kib() - rss, 0) / 1024
+    print(json.dumps({"ms": 1e3 * statistics.median(times), "MiB": peak, "device": device.type}))
+
+
+def joint_lines() -> list[str]:
+    lines = []
+    widths = [8, 12, 16] + ([20] if torch.cuda.is_available() else [])
+    for m in widths:
+        for kernel in ("matmul", "autograd"):
+            if kernel == "autograd" and m > 16:
+                continue
+            done = subprocess.run(
+                [sys.executable, __file__, "--joint-probe", str(m), kernel],
+                capture_output=True, text=True, check=True,
+            )  # fmt: skip
+            probe = json.loads(done.stdout.strip().splitlines()[-1])
+            lines.append(
+                f"joint MI m={m:2d} {kernel:8s} ({probe['device']}): {probe['ms']:8.1f} ms fwd+bwd, "
+                f"peak extra memory {probe['MiB']:7.1f} MiB"
+            )
     return lines
 
 
@@ -145,26 +310,37 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--joint-probe", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.joint_probe:
+        _joint_probe(int(args.joint_probe[0]), args.joint_probe[1])
+        return
     torch.set_num_threads(1)  # the three contenders on equal footing; the machine is shared
     dm = AdultDataModule(batch_size=args.batch_size)
     dm.setup("fit")
-    times: dict[str, list[float]] = {"fairlit": [], "hand": [], "fairlearn": []}
+    times: dict[str, list[float]] = {"fairlit": [], "lightning": [], "hand": [], "fairlearn": []}
     for _ in range(args.repeats):
         times["hand"].append(time_hand(dm, args.epochs))
         times["fairlit"].append(time_fairlit(args.epochs, args.batch_size))
+        times["lightning"].append(time_lightning(dm, args.epochs))
         times["fairlearn"].append(time_fairlearn(dm, args.epochs))
     med = {k: statistics.median(v) for k, v in times.items()}
     print(
         f"Adult train split: {len(dm.train_dataset)} rows, batch {args.batch_size}, {args.epochs} epochs, "
         f"{args.repeats} repeats (median), torch threads 1, {torch.__version__}"
     )
-    for line in time_estimators():
-        print(line)
-    for key in ("fairlit", "hand", "fairlearn"):
+    for key in ("fairlit", "lightning", "hand", "fairlearn"):
         print(f"{key:10s} {med[key]:7.2f} s   (runs: {', '.join(f'{t:.2f}' for t in times[key])})")
     print(f"fairlit/hand      = {med['fairlit'] / med['hand']:.2f}")
+    print(f"lightning/hand    = {med['lightning'] / med['hand']:.2f}")
+    print(f"fairlit/lightning = {med['fairlit'] / med['lightning']:.2f}")
     print(f"fairlit/fairlearn = {med['fairlit'] / med['fairlearn']:.2f}")
+    for line in fixed_cost():
+        print(line)
+    for line in joint_lines():
+        print(line)
+    if not torch.cuda.is_available():
+        print("no GPU here: benchmarks/device_check.sh reports the GPU figures on a GPU machine")
 
 
 if __name__ == "__main__":
