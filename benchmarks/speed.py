@@ -185,6 +185,11 @@ def fixed_cost() -> list[str]:
     start = time.perf_counter()
     subprocess.run([*python, "import fairlit.cli"], check=True)
     imports = time.perf_counter() - start - bare
+    answers = []
+    for flag in ("--version", "--help"):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "fairlit", flag], check=True, capture_output=True)
+        answers.append(f"fairlit {flag}: {time.perf_counter() - start:.2f} s")
     with tempfile.TemporaryDirectory() as root:
         start = time.perf_counter()
         subprocess.run(
@@ -210,6 +215,7 @@ def fixed_cost() -> list[str]:
         cli.trainer.test(cli.model, datamodule=cli.datamodule, verbose=False)
         tested = time.perf_counter()
     return [
+        "; ".join(answers) + f" (a bare Python start: {bare:.2f} s)",
         f"fairlit fit --config configs/adult.yaml (10 epochs): {command:.1f} s wall, of which",
         f"  import fairlit.cli (Lightning, torch, ...)        {imports:5.1f} s",
         f"  configuration and objects (LightningCLI)           {built - start:5.1f} s",

@@ -206,6 +206,14 @@ def _error_lines(capsys, *args: str) -> list[str]:
             ],
             "the file is empty; expected a header row and data rows",
         ),
+        (
+            [
+                "--config",
+                str(CONFIGS / "model" / "joint.yaml"),
+                "--model.init_args.encoder.init_args.out_features=21",
+            ],
+            "in_features=21 exceeds max_bits=20",
+        ),
     ],
     ids=[
         "option-typo",
@@ -215,6 +223,7 @@ def _error_lines(capsys, *args: str) -> list[str]:
         "restriction",
         "missing-file",
         "empty-file",
+        "joint-too-wide",
     ],
 )
 def test_configuration_errors_are_short(capsys, args, expected):

@@ -139,6 +139,14 @@ def test_selection_reads_validation_only_even_when_test_disagrees():
     assert table["val_dp_se"].tolist() == pytest.approx([0.03, 0.03])
     text = _summary_markdown(table, pd.DataFrame({"method": ["sqnn"]}), {"sqnn": 0.8})
     assert "| 0.05 (< 2 SE) |" in text and "| 0.1 |" in text and "val ΔDP SE" in text
+    assert "left a group out" not in text
+    # A seed whose test gap left a group out marks the chosen setting's ΔDP cell.
+    results["test/groups_left_out"] = [1.0, None, None, None, None, None]
+    marked = _summary_markdown(
+        budget_summary(results, budgets=(0.05,)), pd.DataFrame({"method": ["sqnn"]}), {}
+    )
+    [row] = [line for line in marked.splitlines() if line.startswith("| sqnn")]
+    assert row.split(" | ")[6].endswith(" *") and "left a group out" in marked
     validation = results[["method", "param", "seed", "val/accuracy", "val/dp_difference"]]
     with pytest.raises(ValueError, match="validation"):
         choose_at_budget(results.rename(columns={"val/accuracy": "accuracy"}), 0.05)

@@ -246,6 +246,9 @@ def budget_summary(results: pd.DataFrame, budgets: Sequence[float] = BUDGETS) ->
                 row["best_s_auc"] = float(tested["probe/best_s_auc"].mean())
             if "val/dp_difference_se" in tested and tested["val/dp_difference_se"].notna().any():
                 row["val_dp_se"] = float(tested["val/dp_difference_se"].mean())
+            left = "test/groups_left_out"  # logged only when a gap left a group out
+            if left in tested and tested[left].fillna(0).gt(0).any():
+                row["groups_left_out"] = True
             worst = "audit/worst_dp_difference"
             if worst in tested and tested[worst].notna().any():
                 row["worst_downstream_dp"] = float(tested[worst].mean())
@@ -282,6 +285,7 @@ def _summary_markdown(summary: pd.DataFrame, fronts: pd.DataFrame, areas: dict[s
     if with_se:
         header.append("val ΔDP SE")
     body = []
+    marked = False
     for row in summary.itertuples(index=False):
         data = row._asdict()
         if pd.isna(data.get("val_accuracy", math.nan)):
@@ -311,9 +315,18 @@ def _summary_markdown(summary: pd.DataFrame, fronts: pd.DataFrame, areas: dict[s
         )
         if with_se and not pd.isna(se) and data["budget"] < 2 * se:
             body[-1][2] += " (< 2 SE)"
+        flag = data.get("groups_left_out")
+        if flag is not None and not pd.isna(flag) and bool(flag):
+            body[-1][6] += " *"
+            marked = True
     width = len(header)
     body = [row + [""] * (width - len(row)) for row in body]
     text = _markdown(header, body)
+    if marked:
+        text += (
+            "\n\\* on some seed the test ΔDP or ΔEO left a group out (no rows, no positives or "
+            "no negatives of it in the test split): the gap compares the other groups.\n"
+        )
     text += (
         "\nEach setting (gamma, eps, alpha or a search trial) is chosen on validation: the highest "
         "mean validation accuracy among the settings whose mean validation ΔDP is within the budget. "
