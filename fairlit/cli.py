@@ -23,7 +23,7 @@ from pytorch_lightning.utilities.rank_zero import rank_zero_only
 from fairlit import __version__
 from fairlit.data.base import FairDataModule
 from fairlit.data.resources import DataFileError
-from fairlit.errors import ConfigurationError, one_line, root_message
+from fairlit.errors import ConfigurationError, one_line, root_cause, root_message
 from fairlit.models import FairRepresentationModel
 
 __all__ = ["FairlitCLI", "build_cli", "main"]
@@ -176,8 +176,18 @@ class FairlitCLI(LightningCLI):
         _print("\n".join(lines))
 
     def before_fit(self) -> None:
-        """Say so when the configuration trains nothing (``max_epochs=0`` or ``max_steps=0``)."""
+        """Say so when the configuration trains nothing, or when its rows are weighted."""
         trainer = self.trainer
+        data = self.datamodule
+        weights = getattr(data, "weight", None) or (
+            "fnlwgt" if getattr(data, "weighted", False) else None
+        )
+        if weights:
+            _print(
+                f"fairlit: rows weighted by {weights!r}: the loss, the MI and the metrics are weighted"
+            )
+        if self.config[self.subcommand].get("firing_probabilities"):
+            _print_error("fairlit fit: --firing_probabilities applies to predict only; ignored")
         if trainer.max_epochs == 0 or trainer.max_steps == 0:
             _print_error(
                 "fairlit fit: warning: max_epochs=0 (or max_steps=0) trains nothing; what is "
@@ -400,6 +410,8 @@ def main(args: list[str] | None = None) -> None:
         if debug:
             raise
         message = one_line(str(err)) if isinstance(err, argparse.ArgumentError) else str(err)
+        # jsonargparse appends the whole namespace it was given: the option is enough.
+        message = re.sub(r" \(given value: Namespace\(.*\)\)$", "", message)
         message = _suggest(_where(message, argv), argv)
         print(f"fairlit {command}: error: {message}".rstrip(), file=sys.stderr)
         print(
@@ -410,13 +422,16 @@ def main(args: list[str] | None = None) -> None:
 
 
 def _is_data_error(err: BaseException) -> bool:
-    """A problem with a data file (exit status 1), not with the command line (status 2)."""
-    seen: BaseException | None = err
-    while seen is not None:
-        if isinstance(seen, DataFileError):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
+    """A problem with a data file (exit status 1), not with the command line (status 2).
+
+    The error printed is the root cause of a configuration error (a class that refused its
+    arguments), so that root decides; an unparsable command line is always a usage error.
+    """
+    import argparse
+
+    if isinstance(err, argparse.ArgumentError):
+        return False
+    return isinstance(err, DataFileError) or isinstance(root_cause(err), DataFileError)
 
 
 def _short_help(full: str, command: str) -> str:

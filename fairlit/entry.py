@@ -20,7 +20,7 @@ SUBCOMMANDS = {
     "fit": "Train a model from configs (and test it when the config sets test_after_fit).",
     "validate": "Evaluate a checkpoint (--ckpt_path) on the validation split.",
     "test": "Evaluate a checkpoint (--ckpt_path) on the test split.",
-    "predict": "Run a checkpoint's predictions (--ckpt_path) on the predict split.",
+    "predict": "Score data with a checkpoint (--ckpt_path): a dataset's test split, a CSV's rows.",
     "sweep": "Sweep gamma x seeds or search config values with Optuna, with fairness peers.",
 }
 
@@ -45,7 +45,11 @@ def _help() -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Run the ``fairlit`` command line with ``argv`` (default: ``sys.argv[1:]``)."""
+    """Run the ``fairlit`` command line with ``argv`` (default: ``sys.argv[1:]``).
+
+    Raises:
+        SystemExit: with status 2 for an unknown subcommand (one line naming the closest).
+    """
     args = list(sys.argv[1:] if argv is None else argv)
     if args in ([], ["-h"], ["--help"]):
         print(_help())
@@ -53,6 +57,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args == ["--version"]:
         print(f"fairlit {__version__}")
         return
+    if not args[0].startswith("-") and args[0] not in SUBCOMMANDS:
+        import difflib
+
+        close = difflib.get_close_matches(args[0], list(SUBCOMMANDS), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        print(
+            f"fairlit: error: unknown subcommand {args[0]!r}{hint} "
+            f"(choose from {', '.join(SUBCOMMANDS)})\n`fairlit --help` lists them.",
+            file=sys.stderr,
+        )
+        raise SystemExit(2)
     if args[0] == "sweep":
         from fairlit.sweep.command import main as sweep_main
 

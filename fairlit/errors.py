@@ -12,7 +12,7 @@ import importlib
 import inspect
 import re
 
-__all__ = ["ConfigurationError", "one_line", "root_message"]
+__all__ = ["ConfigurationError", "one_line", "root_cause", "root_message"]
 
 
 class ConfigurationError(ValueError):
@@ -36,18 +36,24 @@ def root_message(error: BaseException) -> str:
         ...     root_message(outer)
         'data.csv: no such file'
     """
+    error = root_cause(error)
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return lines[0] if lines else type(error).__name__
+
+
+def root_cause(error: BaseException) -> BaseException:
+    """The innermost exception of ``error``'s chain (``raise ... from None`` ends the chain)."""
     seen = set()
     while id(error) not in seen:
         seen.add(id(error))
-        # `raise ... from None` hides the context: the message raised there is the root.
+        # `raise ... from None` hides the context: the exception raised there is the root.
         nxt = error.__cause__
         if nxt is None and not error.__suppress_context__:
             nxt = error.__context__
         if nxt is None:
             break
         error = nxt
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    return lines[0] if lines else type(error).__name__
+    return error
 
 
 def one_line(message: str) -> str:

@@ -378,3 +378,25 @@ def test_report_rows_and_progress_bars_do_not_mix_in_a_terminal(tmp_path):
     for line in table:
         assert line.endswith(("loss", "0", "1", "2", "3", "4", "5", "6", "7", "8", "9")), line
         assert "\u2588" not in line and "it/s" not in line, line
+
+
+def test_an_unknown_subcommand_names_the_closest(capsys):
+    from fairlit.entry import main as entry_main
+
+    with pytest.raises(SystemExit) as info:
+        entry_main(["fitt", "--config", "x.yaml"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and "did you mean 'fit'?" in err[0] and "sweep" in err[0]
+
+
+def test_attribute_and_required_option_errors_are_plain(capsys):
+    [error, _] = _error_lines(capsys, "--data.init_args.sensitive=gender")
+    assert "sensitive='gender' is not supported; choose one of ['age', 'sex']" in error
+    with pytest.raises(SystemExit) as info:  # configs/csv.yaml names no sensitive column
+        main(["fit", "--config", str(CONFIGS / "csv.yaml"), f"--data.init_args.path={CREDIT_CSV}",
+              "--data.init_args.target=credit"])  # fmt: skip
+    assert info.value.code == 2
+    [error, _] = capsys.readouterr().err.strip().splitlines()[-2:]
+    assert error.endswith("the following arguments are required: sensitive"), error
+    assert "Namespace(" not in error

@@ -169,8 +169,8 @@ def _weights(frame: pd.DataFrame, column: str, source: str) -> np.ndarray:
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         raise DataFileError(
-            f"{source}: weight column {column!r} must hold finite numbers >= 0; row {row} "
-            f"holds {frame[column].iloc[row]!r}"
+            f"{source}: weight column {column!r} must hold finite numbers >= 0; data row {row} "
+            f"(line {row + 2} of the file) holds {frame[column].iloc[row]}"
         )
     if not values.sum() > 0:
         raise DataFileError(f"{source}: weight column {column!r} sums to 0")

@@ -28,10 +28,6 @@ from fairlit.data.tabular import TabularDataModule, TabularTable
 
 __all__ = ["AdultDataModule", "CSVDataModule", "CompasDataModule", "GermanDataModule"]
 
-AdultAttribute = Literal["sex", "race", "race_white_black"]
-CompasAttribute = Literal["race", "race_caucasian", "sex"]
-GermanAttribute = Literal["age", "sex"]
-
 
 def _choose(argument: str, value: str, choices: Sequence[str]) -> str:
     if value not in choices:
@@ -112,7 +108,7 @@ class AdultDataModule(TabularDataModule):
     def __init__(
         self,
         data_dir: str | Path | None = None,
-        sensitive: AdultAttribute | list[AdultAttribute] = "sex",
+        sensitive: str | list[str] = "sex",
         preset: Literal["default", "cerrato"] = "default",
         weighted: bool = False,
         **kwargs: Any,
@@ -193,7 +189,7 @@ class CompasDataModule(TabularDataModule):
     def __init__(
         self,
         data_dir: str | Path | None = None,
-        sensitive: CompasAttribute | list[CompasAttribute] = "race",
+        sensitive: str | list[str] = "race",
         preset: Literal["default", "cerrato"] = "default",
         **kwargs: Any,
     ) -> None:
@@ -259,7 +255,7 @@ class GermanDataModule(TabularDataModule):
     def __init__(
         self,
         data_dir: str | Path | None = None,
-        sensitive: GermanAttribute | list[GermanAttribute] = "age",
+        sensitive: str | list[str] = "age",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)

@@ -418,7 +418,8 @@ class TabularDataModule(FairDataModule):
     ) -> tuple[TabularSchema, np.ndarray, np.ndarray]:
         fitted = self._fitted or {}
         schema = self.feature_schema
-        source = f"{type(self).__name__} (preprocessing from the checkpoint)"
+        path = getattr(self, "path", None)  # a file-backed DataModule (CSV) names its file
+        source = f"{path or type(self).__name__} (preprocessing from the checkpoint)"
         schema.check(table.features, source, self.unknown_category)
         return schema, np.asarray(fitted["mean"]), np.asarray(fitted["std"])
 
