@@ -24,6 +24,7 @@ from fairlit import __version__
 from fairlit.data.base import FairDataModule
 from fairlit.data.resources import DataFileError
 from fairlit.errors import ConfigurationError, one_line, root_cause, root_message
+from fairlit.help import short_help
 from fairlit.models import FairRepresentationModel
 
 __all__ = ["FairlitCLI", "build_cli", "main"]
@@ -397,7 +398,7 @@ def main(args: list[str] | None = None) -> None:
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message="LightningCLI's args parameter")
                 build_cli(argv, run=True, parser_kwargs={"allow_abbrev": False})
-        print(_short_help(text.getvalue(), command), end="")
+        print(short_help(text.getvalue(), command), end="")
         raise SystemExit(0)
     debug = os.environ.get("FAIRLIT_DEBUG", "") not in ("", "0")
     parser_kwargs = {"exit_on_error": debug, "allow_abbrev": False}
@@ -432,33 +433,3 @@ def _is_data_error(err: BaseException) -> bool:
     if isinstance(err, argparse.ArgumentError):
         return False
     return isinstance(err, DataFileError) or isinstance(root_cause(err), DataFileError)
-
-
-def _short_help(full: str, command: str) -> str:
-    """``fairlit COMMAND --help`` without the usage synopsis and Lightning's Trainer options.
-
-    The full text (``--help-full``) lists about 90 Trainer options; the short one keeps
-    fairlit's own options, the model, the data and the subcommand's, and says where the rest
-    are.
-    """
-    lines = full.splitlines()
-    body = lines[next((i for i, line in enumerate(lines) if not line.strip()), 0) :]
-    kept: list[str] = [
-        f"usage: fairlit {command} [--config CONFIG] [--print_config] [--model ...] "
-        "[--data ...] [--trainer.KEY VALUE] [--ckpt_path CKPT_PATH] [options]"
-    ]
-    skipping = False
-    for line in body:
-        if line.startswith("Customize every aspect of training via flags:"):
-            skipping = True
-            kept += [
-                "Trainer options (Lightning's Trainer, e.g. --trainer.max_epochs=20,",
-                f"--trainer.devices=2): `fairlit {command} --help-full` lists all of them.",
-                "",
-            ]
-            continue
-        if skipping and line and not line.startswith(" "):
-            skipping = False
-        if not skipping:
-            kept.append(line)
-    return "\n".join(kept).rstrip() + "\n"
