@@ -135,22 +135,32 @@ class FairnessReport(Callback):
         log_dir = trainer.log_dir if self.filename is not None else None
         if not trainer.is_global_zero:
             return
-        values = self._read(trainer.callback_metrics, stage)
+        # One row for a model; one per member for a front (``{stage}/m{k}/{metric}``).
+        reports = [(stage, self._read(trainer.callback_metrics, stage))]
+        members = sorted(
+            {int(k.split("/")[1][1:]) for k in trainer.callback_metrics
+             if k.startswith(f"{stage}/m") and k.split("/")[1][1:].isdigit()}
+        )  # fmt: skip
+        reports += [(f"{stage}:m{k}", self._read(trainer.callback_metrics, f"{stage}/m{k}"))
+                    for k in members]  # fmt: skip
+        reports = [(label, values) for label, values in reports if values]
         lines = []
-        if stage not in self._stage_columns:
-            found = [key for key in self.columns if key in values]
+        if reports and stage not in self._stage_columns:
+            found = [key for key in self.columns if key in reports[0][1]]
             if not found:
                 return
             self._stage_columns[stage] = found
             lines.append(self._header(stage))
-        row: dict[str, Any] = {"stage": stage, "epoch": self._epoch(trainer, stage)}
-        row["step"] = trainer.global_step
-        row.update(values)
-        self.rows.append(row)
-        lines.append(self._format_row(stage, row))
-        self._print("\n".join(lines), trainer.progress_bar_callback)
-        if log_dir is not None and self.filename is not None:
-            self._append_csv(os.path.join(log_dir, self.filename), row)
+        for label, values in reports:
+            row: dict[str, Any] = {"stage": label, "epoch": self._epoch(trainer, stage)}
+            row["step"] = trainer.global_step
+            row.update(values)
+            self.rows.append(row)
+            lines.append(self._format_row(stage, row))
+            if log_dir is not None and self.filename is not None:
+                self._append_csv(os.path.join(log_dir, self.filename), row)
+        if lines:
+            self._print("\n".join(lines), trainer.progress_bar_callback)
 
     def _read(self, metrics: Mapping[str, Any], stage: str) -> dict[str, float]:
         values = {}
@@ -187,7 +197,8 @@ class FairnessReport(Callback):
 
     def _format_row(self, stage: str, row: Mapping[str, Any]) -> str:
         epoch = "-" if row["epoch"] is None else str(row["epoch"])
-        cells = [f"{stage:<5}", f"{epoch:>5}"]
+        label = str(row.get("stage", stage))
+        cells = [f"{label:<5}", f"{epoch:>5}"]
         for key, width in zip(self._stage_columns[stage], self._widths(stage), strict=True):
             value = row.get(key)
             text = "-" if value is None else f"{value:.{self.precision}f}"

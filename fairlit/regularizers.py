@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import torch
 import torch.nn.functional as F
@@ -240,14 +240,21 @@ class MutualInformationRegularizer(Regularizer):
 
 
 class _GradientReversal(torch.autograd.Function):
+    # The functorch-style form (forward without ctx, setup_context), so that vmap can batch it
+    # (FrontModel runs the adversary of every member at once).
+    generate_vmap_rule = True
+
     @staticmethod
-    def forward(ctx: torch.autograd.function.FunctionCtx, x: Tensor, strength: float) -> Tensor:
-        ctx.strength = strength  # type: ignore[attr-defined]
+    def forward(x: Tensor, strength: float) -> Tensor:
         return x.view_as(x)
 
     @staticmethod
-    def backward(ctx: torch.autograd.function.FunctionCtx, grad: Tensor) -> tuple[Tensor, None]:
-        return -ctx.strength * grad, None  # type: ignore[attr-defined]
+    def setup_context(ctx: Any, inputs: tuple[Tensor, float], output: Tensor) -> None:
+        ctx.strength = inputs[1]
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:
+        return -ctx.strength * grad, None
 
 
 def gradient_reversal(x: Tensor, strength: float = 1.0) -> Tensor:

@@ -1,0 +1,124 @@
+"""FrontModel: K members trained as one vmapped computation are K independent models."""
+
+import copy
+
+import pytest
+import pytorch_lightning as pl
+import torch
+
+from fairlit.callbacks import FairnessReport
+from fairlit.cli import main
+from fairlit.data import GermanDataModule
+from fairlit.errors import ConfigurationError
+from fairlit.front import FrontModel, _reinitialize
+from fairlit.models import FairRepresentationModel
+from fairlit.nn import FullPrecisionEncoder, HybridBinaryEncoder
+from fairlit.regularizers import AdversarialRegularizer, MutualInformationRegularizer
+
+GAMMAS = [0.0, 0.4, 0.9]
+
+
+def _reference(encoder, gamma, seed, regularizer):
+    """Member ``seed`` built as FrontModel builds it, but as an ordinary model."""
+    member_encoder = copy.deepcopy(encoder)
+    _reinitialize(member_encoder, seed)
+    torch.manual_seed(seed)
+    return FairRepresentationModel(member_encoder, regularizer=regularizer, gamma=gamma)
+
+
+def test_members_train_exactly_like_independent_models():
+    # A deterministic encoder, and an adversary with weights of its own: every member's
+    # gradient and Adam update must be those of the same model trained alone.
+    dm = GermanDataModule(batch_size=64)
+    dm.setup("fit")
+    encoder = FullPrecisionEncoder(dm.num_features, hidden_features=(16,), out_features=8)
+    front = FrontModel(encoder, GAMMAS, regularizer=AdversarialRegularizer, seeds=[3, 4, 5])
+    models = [
+        _reference(encoder, g, s, AdversarialRegularizer)
+        for g, s in zip(GAMMAS, [3, 4, 5], strict=True)
+    ]
+    front_opt = torch.optim.Adam(front.parameters(), lr=1e-2)
+    opts = [torch.optim.Adam(m.parameters(), lr=1e-2) for m in models]
+    batches = iter(dm.train_dataloader())
+    for _ in range(3):
+        batch = next(batches)
+        front_opt.zero_grad()
+        losses, _, _ = front.member_losses(batch)
+        losses.sum().backward()
+        front_opt.step()
+        for model, opt, loss in zip(models, opts, losses, strict=True):
+            opt.zero_grad()
+            expected = model.loss_terms(batch)["loss"]
+            torch.testing.assert_close(loss.detach(), expected.detach(), rtol=1e-5, atol=1e-6)
+            expected.backward()
+            opt.step()
+    for k, member in enumerate(front.members()):
+        for name, value in models[k].state_dict().items():
+            torch.testing.assert_close(member.state_dict()[name], value, rtol=1e-5, atol=1e-6)
+    # The members did move apart: different gammas and seeds, different weights.
+    first, last = front.members()[0], front.members()[2]
+    assert not torch.allclose(first.head.output.weight, last.head.output.weight)
+
+
+def test_a_stochastic_front_trains_evaluates_per_member_and_exports(tmp_path, capsys):
+    dm = GermanDataModule(batch_size=100)
+    encoder = HybridBinaryEncoder(
+        dm.num_features,
+        20,
+        hidden_features=(64,),
+        straight_through="sigmoid",
+        inference="threshold",
+    )
+    front = FrontModel(encoder, [0.0, 0.5], regularizer=MutualInformationRegularizer)
+    trainer = pl.Trainer(
+        max_epochs=3, logger=False, enable_progress_bar=False, enable_model_summary=False,
+        enable_checkpointing=False, callbacks=[FairnessReport(filename=None)],
+        default_root_dir=tmp_path,
+    )  # fmt: skip
+    trainer.fit(front, datamodule=dm)
+    [result] = trainer.test(front, datamodule=dm, verbose=False)
+    for k in (0, 1):
+        assert 0.5 < result[f"test/m{k}/accuracy"] <= 1.0
+        assert f"test/m{k}/mi_factorized_bits" in result
+    printed = capsys.readouterr().out
+    assert "test:m0" in printed and "test:m1" in printed  # a report row per member
+    # Member 1 exported as an ordinary checkpoint gives the same test numbers on its own
+    # (thresholded codes: the evaluation is deterministic).
+    path = front.export_member(1, tmp_path / "member1.ckpt", datamodule=dm)
+    loaded = FairRepresentationModel.load_from_checkpoint(
+        path, encoder=copy.deepcopy(encoder), regularizer=MutualInformationRegularizer,
+        weights_only=False,
+    )  # fmt: skip
+    assert loaded.gamma == 0.5
+    alone = pl.Trainer(logger=False, enable_progress_bar=False, enable_model_summary=False)
+    [own] = alone.test(loaded, datamodule=dm, verbose=False)
+    for name in ("accuracy", "auc", "dp_difference", "eo_difference"):
+        assert own[f"test/{name}"] == pytest.approx(result[f"test/m1/{name}"], abs=1e-6)
+    # ... and through the command line, with a config of the member's architecture.
+    from pathlib import Path
+
+    import pandas as pd
+
+    config = Path(__file__).resolve().parents[1] / "configs" / "german.yaml"
+    main(["test", "--config", str(config), f"--ckpt_path={path}",
+          "--model.init_args.encoder.init_args.inference=threshold",
+          "--trainer.enable_progress_bar=false"])  # fmt: skip
+    [metrics] = tmp_path.glob("lightning_logs/german/version_*/metrics.csv")
+    row = pd.read_csv(metrics).dropna(subset=["test/accuracy"]).iloc[-1]
+    assert row["test/accuracy"] == pytest.approx(own["test/accuracy"], abs=1e-6)
+    assert row["test/dp_difference"] == pytest.approx(own["test/dp_difference"], abs=1e-6)
+
+
+def test_what_would_couple_members_is_refused(tiny_trainer):
+    encoder = HybridBinaryEncoder(8, 6)
+    with pytest.raises(ConfigurationError, match="joint MI"):
+        FrontModel(encoder, [0.1, 0.2], regularizer=lambda w, g: MutualInformationRegularizer(
+            w, g, estimator="joint"))  # fmt: skip
+    with pytest.raises(ValueError, match="at least one"):
+        FrontModel(encoder, [])
+    with pytest.raises(ValueError, match="one per gamma"):
+        FrontModel(encoder, [0.1, 0.2], seeds=[1])
+    dm = GermanDataModule()
+    front = FrontModel(HybridBinaryEncoder(dm.num_features, 6), [0.1, 0.2])
+    with pytest.raises(ConfigurationError, match="gradient_clip_val"):
+        tiny_trainer(gradient_clip_val=1.0).fit(front, datamodule=dm)
