@@ -122,3 +122,18 @@ def test_what_would_couple_members_is_refused(tiny_trainer):
     front = FrontModel(HybridBinaryEncoder(dm.num_features, 6), [0.1, 0.2])
     with pytest.raises(ConfigurationError, match="gradient_clip_val"):
         tiny_trainer(gradient_clip_val=1.0).fit(front, datamodule=dm)
+
+
+def test_the_readme_front_example_runs(tmp_path):
+    """The README's "A front in one run" block, with one epoch instead of twenty."""
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("### A front in one run") :]
+    [code] = re.findall(r"^```python\n(.*?)^```", section, flags=re.MULTILINE | re.DOTALL)[:1]
+    assert "max_epochs=20" in code
+    namespace: dict = {}
+    exec(code.replace("max_epochs=20", "max_epochs=1"), namespace)
+    assert (tmp_path / "member_gamma_0.5.ckpt").is_file()
+    assert namespace["front"].gammas == [0.0, 0.25, 0.5, 0.75, 1.0]
