@@ -119,7 +119,9 @@ def encode_features(
         numeric = frame[list(schema.numeric)].to_numpy(dtype=np.float64)
         blocks.append((numeric - mean) / std)
     for column, categories in schema.categorical.items():
-        codes = pd.Categorical(frame[column].astype(str), categories=list(categories)).codes
+        values = frame[column].astype(str)
+        values = values.where(values.isin(categories))  # outside the schema: missing, code -1
+        codes = pd.Categorical(values, categories=list(categories)).codes
         one_hot = np.zeros((len(frame), len(categories)))
         known = codes >= 0  # -1: a category outside the schema, encoded as all zeros
         one_hot[np.flatnonzero(known), codes[known]] = 1.0
