@@ -159,8 +159,34 @@ class FairnessReport(Callback):
             lines.append(self._format_row(stage, row))
             if log_dir is not None and self.filename is not None:
                 self._append_csv(os.path.join(log_dir, self.filename), row)
+        if stage == "test":  # the groups, by name, once the test has run
+            lines += self._group_table(trainer, stage)
         if lines:
             self._print("\n".join(lines), trainer.progress_bar_callback)
+
+    def _group_table(self, trainer: pl.Trainer, stage: str) -> list[str]:
+        """Each group's rows, selection rate, TPR and FPR, named; "undefined" where it is."""
+        metrics = trainer.callback_metrics
+        count = sum(1 for k in metrics if k.startswith(f"{stage}/group") and k.endswith("/rows"))
+        if not count:
+            return []
+        names = tuple(getattr(getattr(trainer, "datamodule", None), "group_names", ()) or ())
+        labels = [names[g] if g < len(names) else f"group {g}" for g in range(count)]
+        width = max(len("group"), *map(len, labels))
+        lines = [f"{'group':<{width}}  {'rows':>8}  {'selection':>9}  {'TPR':>9}  {'FPR':>9}"]
+        for g, label in enumerate(labels):
+            cells = []
+            for name in ("selection_rate", "tpr", "fpr"):
+                key = f"{stage}/group{g}/{name}"
+                value = (
+                    f"{_as_float(metrics[key]):.{self.precision}f}"
+                    if key in metrics
+                    else "undefined"
+                )
+                cells.append(f"{value:>9}")
+            rows = _as_float(metrics[f"{stage}/group{g}/rows"])
+            lines.append(f"{label:<{width}}  {rows:>8.0f}  " + "  ".join(cells))
+        return lines
 
     def _read(self, metrics: Mapping[str, Any], stage: str) -> dict[str, float]:
         values = {}

@@ -240,6 +240,7 @@ class Evaluator(nn.Module):
             for key, metric in self.mutual_information[stage].items():
                 if metric.update_called:
                     values[f"{stage}/{key}"] = metric.compute()
+        values.update(self._group_values(stage))
         left_out = self.left_out_groups(stage)
         if left_out:
             values[f"{stage}/groups_left_out"] = torch.tensor(float(len(left_out)))
@@ -263,6 +264,26 @@ class Evaluator(nn.Module):
             for metric in collection.values():
                 if isinstance(metric, (_BinaryAccuracy, *_THRESHOLDED)):
                     metric.threshold = float(threshold)
+
+    def _group_values(self, stage: str) -> dict[str, Tensor]:
+        """Each group's ``rows`` and its selection rate, TPR and FPR where defined.
+
+        Keys ``{stage}/group{g}/{rows,selection_rate,tpr,fpr}``; an undefined rate has no key
+        (the fairness report prints it as "undefined"), so nothing logged is NaN.
+        """
+        collection = self.metrics[stage]
+        metric = collection["eo_difference"] if "eo_difference" in collection else None
+        if not isinstance(metric, EqualizedOddsDifference) or not metric.update_called:
+            return {}
+        with metric.sync_context():
+            rates = metric.group_rates()
+        values = {}
+        for g in range(len(rates["rows"])):
+            values[f"{stage}/group{g}/rows"] = rates["rows"][g].float()
+            for name in ("selection_rate", "tpr", "fpr"):
+                if bool(rates[f"{name}_defined"][g]):
+                    values[f"{stage}/group{g}/{name}"] = rates[name][g].float()
+        return values
 
     def left_out_groups(self, stage: str) -> list[int]:
         """Groups a gap left out at this stage, over all processes (binary tasks).

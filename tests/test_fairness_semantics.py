@@ -186,3 +186,32 @@ def test_an_intersectional_adult_run_through_the_cli_names_its_groups(tmp_path, 
     assert all(names[s] == g for s, g in zip(frame["s"], frame["group"], strict=True))
     hparams = torch.load(ckpt, weights_only=False)["hyper_parameters"]
     assert hparams["num_groups"] == 4
+
+
+def test_the_report_names_each_group_and_says_undefined(tmp_path, tiny_trainer, capsys):
+    from fairlit.callbacks import FairnessReport
+    from fairlit.models import FairRepresentationModel
+    from fairlit.nn import HybridBinaryEncoder
+
+    rng = np.random.default_rng(0)
+    rows = 120
+    frame = pd.DataFrame(
+        {
+            "x": rng.normal(size=rows),
+            "group": ["apple"] * 45 + ["banana"] * 45 + ["cherry"] * 30,
+            "y": [*rng.integers(0, 2, 90), *([0] * 30)],  # cherry: no positives at all
+        }
+    )
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    dm = CSVDataModule(tmp_path / "t.csv", "y", "group")
+    model = FairRepresentationModel(HybridBinaryEncoder(dm.num_features, 4), num_groups=3)
+    trainer = tiny_trainer(callbacks=[FairnessReport(filename=None)])
+    trainer.fit(model, datamodule=dm)
+    with pytest.warns(UserWarning, match=r"\['cherry'\] left out of a gap"):
+        trainer.test(model, datamodule=dm, verbose=False)
+    out = capsys.readouterr().out
+    table = out[out.index("group ") :].splitlines()
+    assert table[1].startswith("apple") and table[2].startswith("banana")
+    assert table[3].startswith("cherry") and table[3].split()[3] == "undefined"  # its TPR
+    assert "*" in out.splitlines()[[i for i, line in enumerate(out.splitlines())
+                                    if line.startswith("test ")][-1]]  # fmt: skip
