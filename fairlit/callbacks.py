@@ -112,6 +112,7 @@ class FairnessReport(Callback):
         self.filename = filename
         self.precision = precision
         self._stage_columns: dict[str, list[str]] = {}
+        self._label_width = 5  # "stage"; wider for a front's "test:m10"
         self.rows: list[dict[str, Any]] = []
 
     # -- hooks --------------------------------------------------------------------------------
@@ -150,6 +151,7 @@ class FairnessReport(Callback):
             if not found:
                 return
             self._stage_columns[stage] = found
+            self._label_width = max(5, self._label_width, *(len(label) for label, _ in reports))
             lines.append(self._header(stage))
         for label, values in reports:
             row: dict[str, Any] = {"stage": label, "epoch": self._epoch(trainer, stage)}
@@ -216,7 +218,7 @@ class FairnessReport(Callback):
         ]
 
     def _header(self, stage: str) -> str:
-        cells = [f"{'stage':<5}", f"{'epoch':>5}"]
+        cells = [f"{'stage':<{self._label_width}}", f"{'epoch':>5}"]
         for key, width in zip(self._stage_columns[stage], self._widths(stage), strict=True):
             cells.append(f"{self.columns[key]:>{width}}")
         return "  ".join(cells)
@@ -224,7 +226,7 @@ class FairnessReport(Callback):
     def _format_row(self, stage: str, row: Mapping[str, Any]) -> str:
         epoch = "-" if row["epoch"] is None else str(row["epoch"])
         label = str(row.get("stage", stage))
-        cells = [f"{label:<5}", f"{epoch:>5}"]
+        cells = [f"{label:<{self._label_width}}", f"{epoch:>5}"]
         for key, width in zip(self._stage_columns[stage], self._widths(stage), strict=True):
             value = row.get(key)
             text = "-" if value is None else f"{value:.{self.precision}f}"

@@ -25,7 +25,7 @@ from fairlit.data.base import FairDataModule
 from fairlit.data.resources import DataFileError
 from fairlit.errors import ConfigurationError, one_line, root_cause, root_message
 from fairlit.help import short_help
-from fairlit.models import FairRepresentationModel
+from fairlit.models import FairModel
 
 __all__ = ["FairlitCLI", "build_cli", "main"]
 
@@ -156,7 +156,9 @@ class FairlitCLI(LightningCLI):
         """Test the final weights if asked, then say where the checkpoint and the logs went."""
         trainer = self.trainer
         if self.config[self.subcommand].get("test_after_fit") and not trainer.interrupted:
-            trainer.test(self.model, datamodule=self.datamodule)
+            # A front's members each log every metric: its report rows say it more briefly.
+            verbose = getattr(self.model, "gammas", None) is None
+            trainer.test(self.model, datamodule=self.datamodule, verbose=verbose)
         callback = trainer.checkpoint_callback
         best = getattr(callback, "best_model_path", "") or getattr(callback, "last_model_path", "")
         lines = [
@@ -271,7 +273,7 @@ def build_cli(args: list[str] | None = None, run: bool = False, **kwargs: Any) -
     extra_parser_kwargs = kwargs.pop("parser_kwargs", {})
     options.update(kwargs)
     options["parser_kwargs"] = {**options["parser_kwargs"], **extra_parser_kwargs}
-    return FairlitCLI(FairRepresentationModel, FairDataModule, **options)
+    return FairlitCLI(FairModel, FairDataModule, **options)
 
 
 def _config_files(args: list[str]) -> list[str]:

@@ -25,11 +25,13 @@ from typing import Any
 import numpy as np
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.cli import OptimizerCallable
 from torch import Tensor, nn
 
 from fairlit.errors import ConfigurationError
 from fairlit.models import (
     EvaluatorFactory,
+    FairModel,
     FairRepresentationModel,
     HeadFactory,
     RegularizerFactory,
@@ -61,7 +63,7 @@ def _reinitialize(module: nn.Module, seed: int) -> None:
             reset()
 
 
-class FrontModel(pl.LightningModule):
+class FrontModel(FairModel):
     r"""K :class:`~fairlit.models.FairRepresentationModel` members, one per ``gamma``, trained at once.
 
     Member ``k`` is a ``FairRepresentationModel(encoder, head, regularizer,
@@ -101,7 +103,7 @@ class FrontModel(pl.LightningModule):
         regularizer: RegularizerFactory | None = None,
         num_groups: int = 2,
         num_classes: int = 2,
-        optimizer: Any = _adam,
+        optimizer: OptimizerCallable = _adam,
         seeds: list[int] | None = None,
         sampling_seed: int | None = 0,
         prediction_samples: int = 1,
@@ -279,8 +281,9 @@ class FrontModel(pl.LightningModule):
         for k, member in enumerate(self._members):
             computed = member.evaluator.compute(stage, group_names=names, warn=False)
             member.evaluator.reset(stage)
+            # The per-group rates stay out: K x G x 4 more values would bury the front.
             values.update({key.replace(f"{stage}/", f"{stage}/m{k}/", 1): v
-                           for key, v in computed.items()})  # fmt: skip
+                           for key, v in computed.items() if "/group" not in key})  # fmt: skip
         self.log_dict(values, sync_dist=True, reduce_fx="max")
 
     def on_validation_epoch_end(self) -> None:
@@ -290,6 +293,17 @@ class FrontModel(pl.LightningModule):
     def on_test_epoch_end(self) -> None:
         """Log every member's test metrics."""
         self._log_members("test")
+
+    def predict_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        """Refuse: a front scores nothing itself; export a member and predict with it.
+
+        Raises:
+            ConfigurationError: always.
+        """
+        raise ConfigurationError(
+            "a FrontModel does not predict: write a member with FrontModel.export_member(k, "
+            "path) and run `fairlit predict` with that checkpoint"
+        )
 
     # -- export --------------------------------------------------------------------------------
 

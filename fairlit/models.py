@@ -26,7 +26,7 @@ from fairlit.nn import Encoder, EncoderOutput, Head, TaskHead
 from fairlit.regularizers import NoRegularizer, Regularizer
 from fairlit.validation import check_same_architecture
 
-__all__ = ["FairRepresentationModel", "NonFiniteLossError"]
+__all__ = ["FairModel", "FairRepresentationModel", "NonFiniteLossError"]
 
 _TRAIN_TERMS = ("loss", "task_loss", "penalty")
 
@@ -43,7 +43,16 @@ def _adam(params: Any) -> torch.optim.Optimizer:
     return torch.optim.Adam(params, lr=1e-3)
 
 
-class FairRepresentationModel(pl.LightningModule):
+class FairModel(pl.LightningModule):
+    """Base of the LightningModules the command line builds (``--model``).
+
+    A subclass takes ``encoder``, ``num_groups`` and ``num_classes``, which the command line
+    links from the data: :class:`FairRepresentationModel` (one model) and
+    :class:`~fairlit.front.FrontModel` (a front of them, one per gamma).
+    """
+
+
+class FairRepresentationModel(FairModel):
     r"""Learn a representation that predicts ``y`` and is invariant to ``s``.
 
     Components are injected, never looked up by name: any ``nn.Module``

@@ -47,6 +47,7 @@ def test_every_config_is_tested():
     assert {Path(p).stem for p in VARIANTS} == {
         "adversarial",
         "conv_full_precision",
+        "front",
         "full_precision",
         "joint",
         "mmd",
@@ -57,7 +58,7 @@ def test_every_config_is_tested():
 
 # The overlays in configs/model/ per kind of data; "sqnn" is the tabular configs' own model
 # (configs/model/sqnn.yaml, named inside them), the image configs carry a conv SQNN.
-TABULAR_MODELS = ("sqnn", "adversarial", "full_precision", "joint", "mmd", "quantized")
+TABULAR_MODELS = ("sqnn", "adversarial", "front", "full_precision", "joint", "mmd", "quantized")
 COMBINATIONS = [
     *((d, m) for d in ("adult", "compas", "german") for m in TABULAR_MODELS),
     ("csv", None),

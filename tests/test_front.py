@@ -137,3 +137,28 @@ def test_the_readme_front_example_runs(tmp_path):
     exec(code.replace("max_epochs=20", "max_epochs=1"), namespace)
     assert (tmp_path / "member_gamma_0.5.ckpt").is_file()
     assert namespace["front"].gammas == [0.0, 0.25, 0.5, 0.75, 1.0]
+
+
+def test_a_front_from_the_command_line_reports_each_member_and_refuses_predict(
+    tmp_path, capsys, quiet_args
+):
+    from pathlib import Path
+
+    configs = Path(__file__).resolve().parents[1] / "configs"
+    main(["fit", "--config", str(configs / "german.yaml"), "--config",
+          str(configs / "model" / "front.yaml"), "--trainer.max_epochs=1", *quiet_args])  # fmt: skip
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith("test:m")]
+    assert len(rows) == 11 and rows[-1].startswith("test:m10")
+    [header] = [line for line in out.splitlines() if line.startswith("stage")][-1:]
+    for row in rows:  # the columns line up under the header, "test:m10" included
+        accuracy = row.split()[2]
+        end = row.index(accuracy, len(row.split()[0]) + 7) + len(accuracy)
+        assert end == header.index("accuracy") + len("accuracy"), (header, row)
+    assert "test/m0/accuracy" not in out  # Lightning's long table is off for a front
+    [ckpt] = tmp_path.glob("lightning_logs/german/version_0/checkpoints/*.ckpt")
+    run = ckpt.parents[1]
+    with pytest.raises(SystemExit) as info:
+        main(["predict", "--config", str(run / "config.yaml"), f"--ckpt_path={ckpt}", *quiet_args])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert info.value.code == 2 and "export_member" in err[0] and len(err) <= 3
