@@ -330,6 +330,8 @@ class FrontModel(FairModel):
             "state_dict": {name: t.detach().cpu() for name, t in member.state_dict().items()},
             # The member's own arguments (Lightning's collected hparams also hold the front's).
             "hyper_parameters": {
+                # What LightningCLI records for a subclass, so `fairlit test` rebuilds this one.
+                "_class_path": "fairlit.models.FairRepresentationModel",
                 "gamma": member.gamma,
                 "num_groups": member.num_groups,
                 "num_classes": member.num_classes,
