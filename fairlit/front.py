@@ -188,11 +188,16 @@ class FrontModel(FairModel):
     # -- training ------------------------------------------------------------------------------
 
     def on_fit_start(self) -> None:
-        """Refuse what would couple the members (the Trainer's gradient clipping).
+        """Refuse what would couple the members, and data parallelism (not supported yet).
 
         Raises:
-            ConfigurationError: for ``gradient_clip_val``.
+            ConfigurationError: for ``gradient_clip_val``, or more than one process.
         """
+        if self.trainer.world_size > 1:
+            raise ConfigurationError(
+                "FrontModel does not run under data parallelism yet: the MI regularizer's sync "
+                "across processes has no batching rule under vmap; train the front on one device"
+            )
         if self.trainer.gradient_clip_val:
             raise ConfigurationError(
                 "FrontModel: gradient_clip_val clips by a norm over every member's gradients, "

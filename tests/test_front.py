@@ -122,6 +122,10 @@ def test_what_would_couple_members_is_refused(tiny_trainer):
     front = FrontModel(HybridBinaryEncoder(dm.num_features, 6), [0.1, 0.2])
     with pytest.raises(ConfigurationError, match="gradient_clip_val"):
         tiny_trainer(gradient_clip_val=1.0).fit(front, datamodule=dm)
+    # Two processes: refused before the first step (a stand-in trainer, no processes spawned).
+    front._trainer = type("TwoRanks", (), {"world_size": 2, "gradient_clip_val": None})()
+    with pytest.raises(ConfigurationError, match="data parallelism"):
+        front.on_fit_start()
 
 
 def test_the_readme_front_example_runs(tmp_path):
