@@ -22,7 +22,6 @@ import copy
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.cli import OptimizerCallable
@@ -38,6 +37,7 @@ from fairlit.models import (
     _adam,
 )
 from fairlit.nn import Encoder
+from fairlit.seeding import reseed
 
 __all__ = ["FrontModel"]
 
@@ -205,12 +205,7 @@ class FrontModel(FairModel):
             )
 
     def _reseed(self, *stream: int) -> None:
-        if self.sampling_seed is not None:
-            entropy = [self.sampling_seed, self.global_rank, *stream]
-            seed = int(np.random.SeedSequence(entropy).generate_state(1)[0])
-            torch.default_generator.manual_seed(seed)
-            if self.device.type == "cuda":
-                torch.cuda.manual_seed(seed)
+        reseed(self.sampling_seed, self.global_rank, self.device, *stream)
 
     def member_losses(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor, Tensor]:
         """Every member's ``(loss, task_loss, penalty)`` on the batch, each ``[K]``."""

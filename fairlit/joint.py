@@ -144,6 +144,19 @@ class JointMutualInformation(torch.autograd.Function):
         return grad * d_offset, grad * d_logit, None, None, None
 
 
+def _log_likelihood_terms(probs: Tensor, groups: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    r"""``(order, offset, logit)``: rows sorted by group, so each group is a contiguous slice.
+
+    ``offset`` ``[N]`` is :math:`\sum_j \log(1 - p_{nj})` and ``logit`` ``[N, m]`` is
+    :math:`\log p_{nj} - \log(1 - p_{nj})`, with ``p`` clamped to ``[eps, 1 - eps]``.
+    """
+    eps = torch.finfo(probs.dtype).eps
+    pc = probs.clamp(eps, 1 - eps)
+    log_q = torch.log1p(-pc)
+    order = torch.argsort(groups, stable=True)
+    return order, log_q.sum(1)[order], (torch.log(pc) - log_q)[order]
+
+
 def joint_mutual_information_nats(
     probs: Tensor, groups: Tensor, num_groups: int, weights: Tensor | None = None
 ) -> Tensor:
@@ -160,12 +173,7 @@ def joint_mutual_information_nats(
     Returns:
         Scalar tensor of ``probs``' dtype, differentiable in ``probs``.
     """
-    eps = torch.finfo(probs.dtype).eps
-    pc = probs.clamp(eps, 1 - eps)
-    log_q = torch.log1p(-pc)
-    order = torch.argsort(groups, stable=True)
-    offset = log_q.sum(1)[order]
-    logit = (torch.log(pc) - log_q)[order]
+    order, offset, logit = _log_likelihood_terms(probs, groups)
     sizes = torch.bincount(groups.long(), minlength=num_groups).tolist()
     if weights is None:
         log_nu = torch.full_like(offset, -math.log(len(offset)))
@@ -195,13 +203,7 @@ def joint_mutual_information_autograd_nats(
     check the kernel against (tests) and to measure it (``benchmarks/speed.py``).
     """
     n, m = probs.shape
-    eps = torch.finfo(probs.dtype).eps
-    pc = probs.clamp(eps, 1 - eps)
-    log_q = torch.log1p(-pc)
-    # Sorting rows by group once makes every chunk's per-group rows contiguous slices.
-    order = torch.argsort(groups, stable=True)
-    offset = log_q.sum(1)[order]
-    logit = (torch.log(pc) - log_q)[order]
+    order, offset, logit = _log_likelihood_terms(probs, groups)
     counts = torch.bincount(groups.long(), minlength=num_groups).tolist()
     # Weights: each row's log-likelihood gains log w, and n_g, n become weight sums.
     log_w = None

@@ -13,7 +13,6 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 import pytorch_lightning as pl
 import torch
 from jsonargparse.typing import ClosedUnitInterval, OpenUnitInterval
@@ -24,6 +23,7 @@ from fairlit.evaluation import Evaluator
 from fairlit.losses import penalty, task_loss
 from fairlit.nn import Encoder, EncoderOutput, Head, TaskHead
 from fairlit.regularizers import NoRegularizer, Regularizer
+from fairlit.seeding import reseed
 from fairlit.validation import check_same_architecture
 
 __all__ = ["FairModel", "FairRepresentationModel", "NonFiniteLossError"]
@@ -264,14 +264,7 @@ class FairRepresentationModel(FairModel):
     # -- random stream -----------------------------------------------------------------------
 
     def _reseed(self, *stream: int) -> None:
-        if self.sampling_seed is not None:
-            entropy = [self.sampling_seed, self.global_rank, *stream]
-            seed = int(np.random.SeedSequence(entropy).generate_state(1)[0])
-            # Not torch.manual_seed: it also queues a seed for every CUDA device, capturing a
-            # Python traceback each time, which cost more than a training step here.
-            torch.default_generator.manual_seed(seed)
-            if self.device.type == "cuda":
-                torch.cuda.manual_seed(seed)
+        reseed(self.sampling_seed, self.global_rank, self.device, *stream)
 
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
         """Seed the step's random stream from the global step (see ``sampling_seed``)."""
