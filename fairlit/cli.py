@@ -181,10 +181,7 @@ class FairlitCLI(LightningCLI):
     def before_fit(self) -> None:
         """Say so when the configuration trains nothing, or when its rows are weighted."""
         trainer = self.trainer
-        data = self.datamodule
-        weights = getattr(data, "weight", None) or (
-            "fnlwgt" if getattr(data, "weighted", False) else None
-        )
+        weights = getattr(self.datamodule, "weighted_by", None)
         if weights:
             _print(
                 f"fairlit: rows weighted by {weights!r}: the loss, the MI and the metrics are weighted"

@@ -240,8 +240,10 @@ class Evaluator(nn.Module):
             for key, metric in self.mutual_information[stage].items():
                 if metric.update_called:
                     values[f"{stage}/{key}"] = metric.compute()
-        values.update(self._group_values(stage))
-        left_out = self.left_out_groups(stage)
+        rates = self.group_rates(stage)  # one sync, for the per-group values and the gaps
+        if rates is not None:
+            values.update(self._group_values(stage, rates))
+        left_out = self.left_out_groups(stage, rates) if rates is not None else []
         if left_out:
             values[f"{stage}/groups_left_out"] = torch.tensor(float(len(left_out)))
             if warn:
@@ -265,18 +267,25 @@ class Evaluator(nn.Module):
                 if isinstance(metric, (_BinaryAccuracy, *_THRESHOLDED)):
                     metric.threshold = float(threshold)
 
-    def _group_values(self, stage: str) -> dict[str, Tensor]:
-        """Each group's ``rows`` and its selection rate, TPR and FPR where defined.
+    def group_rates(self, stage: str) -> dict[str, Tensor] | None:
+        """Each group's rows, selection rate, TPR and FPR with ``*_defined`` masks, all ranks'.
 
-        Keys ``{stage}/group{g}/{rows,selection_rate,tpr,fpr}``; an undefined rate has no key
-        (the fairness report prints it as "undefined"), so nothing logged is NaN.
+        ``None`` without the default ``eo_difference`` metric or before any update. Call it
+        before :meth:`reset`; it makes one collective under data parallelism.
         """
         collection = self.metrics[stage]
         metric = collection["eo_difference"] if "eo_difference" in collection else None
         if not isinstance(metric, EqualizedOddsDifference) or not metric.update_called:
-            return {}
+            return None
         with metric.sync_context():
-            rates = metric.group_rates()
+            return metric.group_rates()
+
+    @staticmethod
+    def _group_values(stage: str, rates: dict[str, Tensor]) -> dict[str, Tensor]:
+        """The per-group values to log, ``{stage}/group{g}/{rows,selection_rate,tpr,fpr}``.
+
+        An undefined rate has no key (the report prints "undefined"): nothing logged is NaN.
+        """
         values = {}
         for g in range(len(rates["rows"])):
             values[f"{stage}/group{g}/rows"] = rates["rows"][g].float()
@@ -285,24 +294,23 @@ class Evaluator(nn.Module):
                     values[f"{stage}/group{g}/{name}"] = rates[name][g].float()
         return values
 
-    def left_out_groups(self, stage: str) -> list[int]:
+    def left_out_groups(self, stage: str, rates: dict[str, Tensor] | None = None) -> list[int]:
         """Groups a gap left out at this stage, over all processes (binary tasks).
 
         A group with no rows is left out of ΔDP and ΔEO; one with rows but no positives (no
         negatives) has no TPR (FPR) and is left out of ΔEO. Call it before :meth:`reset`.
 
+        Args:
+            stage: ``"val"`` or ``"test"``.
+            rates: :meth:`group_rates`, when already computed.
+
         Returns:
             The sorted group indices; ``[]`` when every group counted, or without the default
             ``eo_difference`` metric.
         """
-        collection = self.metrics[stage]
-        if "eo_difference" not in collection:
+        rates = self.group_rates(stage) if rates is None else rates
+        if rates is None:
             return []
-        metric = collection["eo_difference"]
-        if not isinstance(metric, EqualizedOddsDifference) or not metric.update_called:
-            return []
-        with metric.sync_context():
-            rates = metric.group_rates()
         defined = rates["tpr_defined"] & rates["fpr_defined"]
         return [int(g) for g in torch.nonzero(~defined).flatten().tolist()]
 

@@ -401,3 +401,11 @@ def test_attribute_and_required_option_errors_are_plain(capsys):
     [error, _] = capsys.readouterr().err.strip().splitlines()[-2:]
     assert error.endswith("the following arguments are required: sensitive"), error
     assert "Namespace(" not in error
+
+
+def test_a_weighted_run_says_so(capsys, quiet_args):
+    main(["fit", "--config", str(CONFIGS / "csv.yaml"), f"--data.init_args.path={CREDIT_CSV}",
+          "--data.init_args.target=credit", "--data.init_args.sensitive=sex",
+          "--data.init_args.weight=duration", "--trainer.max_epochs=1",
+          "--test_after_fit=false", *quiet_args])  # fmt: skip
+    assert "fairlit: rows weighted by 'duration'" in capsys.readouterr().out

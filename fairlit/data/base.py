@@ -46,6 +46,8 @@ class FairDataModule(pl.LightningDataModule):
 
     #: Name of each sensitive group, in the order of the values of ``s``.
     group_names: tuple[str, ...] = ()
+    #: The column the rows are weighted by (batches then carry ``w``), or None.
+    weighted_by: str | None = None
 
     def __init__(
         self,

@@ -118,6 +118,7 @@ class AdultDataModule(TabularDataModule):
         self.use_sensitive(sensitive)
         self.preset = _choose("preset", preset, ("default", "cerrato"))
         self.weighted = bool(weighted)
+        self.weighted_by = "fnlwgt" if self.weighted else None
         if preset == "default" and self.test_fraction is not None:
             raise ValueError(
                 "AdultDataModule keeps the official adult.test file as its test split, so "
@@ -340,7 +341,7 @@ class CSVDataModule(TabularDataModule):
         self.group_names = table.group_names
         self.target, self.sensitive = target, sensitive
         self.y, self.s, self._frame, self._w = table.y, table.s, table.frame, table.w
-        self.weight = weight
+        self.weight = self.weighted_by = weight
 
     def load_table(self) -> TabularTable:
         """Return the table read and validated in ``__init__``."""
