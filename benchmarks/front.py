@@ -14,27 +14,14 @@ import argparse
 import time
 import warnings
 
-import pytorch_lightning as pl
 import torch
+from _common import bare_trainer
 
 from fairlit.data import AdultDataModule
 from fairlit.front import FrontModel
 from fairlit.models import FairRepresentationModel
 from fairlit.nn import HybridBinaryEncoder
 from fairlit.regularizers import MutualInformationRegularizer
-
-
-def _trainer(epochs: int) -> pl.Trainer:
-    return pl.Trainer(
-        max_epochs=epochs,
-        accelerator="cpu",
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        limit_val_batches=0,
-        num_sanity_val_steps=0,
-    )
 
 
 def _encoder(dm: AdultDataModule) -> HybridBinaryEncoder:
@@ -55,14 +42,16 @@ def main() -> None:
     gammas = [i / max(args.members - 1, 1) for i in range(args.members)]
     front = FrontModel(_encoder(dm), gammas, regularizer=MutualInformationRegularizer)
     start = time.perf_counter()
-    _trainer(args.epochs).fit(front, train_dataloaders=dm.train_dataloader())
+    bare_trainer(args.epochs, accelerator="cpu").fit(front, train_dataloaders=dm.train_dataloader())
     together = time.perf_counter() - start
     start = time.perf_counter()
     for gamma in gammas:
         model = FairRepresentationModel(
             _encoder(dm), regularizer=MutualInformationRegularizer, gamma=gamma
         )
-        _trainer(args.epochs).fit(model, train_dataloaders=dm.train_dataloader())
+        bare_trainer(args.epochs, accelerator="cpu").fit(
+            model, train_dataloaders=dm.train_dataloader()
+        )
     apart = time.perf_counter() - start
     print(
         f"Adult, {args.members} gammas, {args.epochs} epochs, batch 256, one torch thread, "

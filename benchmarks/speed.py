@@ -158,18 +158,9 @@ class _Minimal:
 
 
 def time_lightning(dm: AdultDataModule, epochs: int) -> float:
-    import pytorch_lightning as pl
+    from _common import bare_trainer
 
-    trainer = pl.Trainer(
-        max_epochs=epochs,
-        accelerator="cpu",
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        limit_val_batches=0,
-        num_sanity_val_steps=0,
-    )
+    trainer = bare_trainer(epochs, accelerator="cpu")
     model = _Minimal.make(dm)
     start = time.perf_counter()
     trainer.fit(model, train_dataloaders=dm.train_dataloader())

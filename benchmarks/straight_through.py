@@ -8,6 +8,7 @@ Run: ``python benchmarks/straight_through.py``
 
 import pytorch_lightning as pl
 import torch
+from _common import bare_trainer
 
 from fairlit.data import AdultDataModule
 from fairlit.models import FairRepresentationModel
@@ -22,15 +23,7 @@ def main() -> None:
             dm.num_features, 20, hidden_features=(64,), straight_through=estimator
         )
         model = FairRepresentationModel(encoder, gamma=0.0)
-        trainer = pl.Trainer(
-            max_epochs=5,
-            logger=False,
-            enable_checkpointing=False,
-            enable_progress_bar=False,
-            enable_model_summary=False,
-            limit_val_batches=0,
-            num_sanity_val_steps=0,
-        )
+        trainer = bare_trainer(5)
         trainer.fit(model, datamodule=dm)
         result = trainer.test(model, datamodule=dm, verbose=False)[0]
         model.eval()
