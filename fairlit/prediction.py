@@ -62,9 +62,8 @@ class PredictionWriter(BasePredictionWriter):
         self.filename = filename
         self.firing_probabilities = firing_probabilities
         self.path: str | None = None
-        self._threshold = 0.5  # the model's ``threshold``, read when predictions are written
 
-    def _columns(self, batches: list[dict[str, Any]]) -> dict[str, np.ndarray]:
+    def _columns(self, batches: list[dict[str, Any]], threshold: float) -> dict[str, np.ndarray]:
         """This process' rows as named columns (``row`` counts within the shard)."""
 
         def cat(key: str) -> torch.Tensor:
@@ -75,7 +74,7 @@ class PredictionWriter(BasePredictionWriter):
         columns["row"] = np.arange(len(prob))
         if prob.ndim == 1:
             columns["y_prob"] = prob.numpy()
-            columns["y_pred"] = (prob >= self._threshold).long().numpy()
+            columns["y_pred"] = (prob >= threshold).long().numpy()
         else:
             for c in range(prob.shape[1]):
                 columns[f"prob_{c}"] = prob[:, c].numpy()
@@ -108,8 +107,8 @@ class PredictionWriter(BasePredictionWriter):
         batches = (
             predictions[0] if predictions and isinstance(predictions[0], list) else predictions
         )
-        self._threshold = float(getattr(pl_module, "threshold", 0.5))
-        shard = pd.DataFrame(self._columns(batches) if batches else {})
+        threshold = float(getattr(pl_module, "threshold", 0.5))  # the model's decision rule
+        shard = pd.DataFrame(self._columns(batches, threshold) if batches else {})
         shards = [shard]
         if trainer.world_size > 1 and torch.distributed.is_initialized():
             # Evaluation shards are contiguous and unpadded: rank order is row order.
