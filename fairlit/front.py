@@ -10,10 +10,18 @@ Anything that would couple the members is refused: the Trainer's gradient clippi
 norm), a learning-rate schedule, and the joint MI estimator (its custom autograd kernel has
 no batching rule).
 
-Each member samples its own code (``vmap(..., randomness="different")``), is evaluated on
-its own (``{stage}/m{k}/{metric}``, a row per member in the fairness report) and can be
-exported as an ordinary :class:`~fairlit.models.FairRepresentationModel` checkpoint that
-``fairlit test`` and ``fairlit predict`` accept (:meth:`FrontModel.export_member`).
+**Every member is the run it stands for.** The members sample from one random stream, the
+one an ordinary :class:`~fairlit.models.FairRepresentationModel` with the same
+``sampling_seed`` uses: each training step draws the uniform noise of the stochastic layer
+once and hands it to every member, and each member evaluates from its own copy of the
+evaluation stream. So member ``k`` trains and evaluates like the ordinary model with weight
+``gammas[k]`` started from the same weights (on a CPU to float rounding, given an encoder
+without dropout; dropout masks are drawn alike for every member). Under data parallelism the
+MI regularizer sums each member's statistics over the processes in one collective.
+
+Each member is evaluated on its own (``{stage}/m{k}/{metric}``, a row per member in the
+fairness report) and can be exported as an ordinary checkpoint that ``fairlit test`` and
+``fairlit predict`` accept (:meth:`FrontModel.export_member`).
 """
 
 from __future__ import annotations
@@ -36,8 +44,8 @@ from fairlit.models import (
     RegularizerFactory,
     _adam,
 )
-from fairlit.nn import Encoder
-from fairlit.seeding import reseed
+from fairlit.nn import Encoder, StochasticEncoder
+from fairlit.seeding import generator_state, reseed, set_generator_state
 
 __all__ = ["FrontModel"]
 
@@ -49,13 +57,18 @@ class _MemberLoss(nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, x: Tensor, y: Tensor, s: Tensor) -> tuple[Tensor, Tensor]:
-        output, logits = self.model(x)
-        return self.model.task_loss(logits, y), self.model.regularizer(output, s)
+    def forward(self, batch: dict[str, Tensor], noise: Tensor | None) -> tuple[Tensor, Tensor]:
+        terms = self.model.loss_terms(batch, noise)
+        return terms["task_loss"], terms["penalty"]
 
 
 def _reinitialize(module: nn.Module, seed: int) -> None:
-    """Draw every submodule's initial weights again from ``seed``."""
+    """Draw every submodule's initial weights again from ``seed``, in module order.
+
+    For the bundled encoders (each layer draws its weights once, in ``reset_parameters``, in
+    the order it is built) these are the weights of the same encoder built after
+    ``torch.manual_seed(seed)``.
+    """
     torch.manual_seed(seed)
     for child in module.modules():
         reset = getattr(child, "reset_parameters", None)
@@ -67,8 +80,11 @@ class FrontModel(FairModel):
     r"""K :class:`~fairlit.models.FairRepresentationModel` members, one per ``gamma``, trained at once.
 
     Member ``k`` is a ``FairRepresentationModel(encoder, head, regularizer,
-    gamma=gammas[k], ...)`` whose weights are drawn from ``seeds[k]``. Logged per member:
-    ``train/m{k}/loss`` (epoch mean) and every evaluation metric as ``{stage}/m{k}/{name}``.
+    gamma=gammas[k], ...)`` whose weights are drawn from ``seeds[k]`` (for the bundled
+    encoders: the weights of that model built after ``torch.manual_seed(seeds[k])``).
+    :meth:`from_model` builds a front from one ordinary model instead, every member starting
+    from its weights. Logged per member: ``train/m{k}/loss`` (epoch mean) and every evaluation
+    metric as ``{stage}/m{k}/{name}``.
 
     Args:
         encoder: The members' encoder (each member gets a copy, re-initialized from its seed).
@@ -80,7 +96,8 @@ class FrontModel(FairModel):
         optimizer: Optimizer factory over the stacked parameters; it must act element by
             element (Adam, SGD) so that members stay independent.
         seeds: Initialization seed of each member; ``None`` is ``0 .. K-1``.
-        sampling_seed: Seed of the random stream (reseeded every step and evaluation).
+        sampling_seed: Seed of the random stream every member samples from (reseeded every
+            step and evaluation, as for the model).
         prediction_samples: As for the model.
         threshold: As for the model.
         evaluator: As for the model (each member gets its own).
@@ -119,8 +136,7 @@ class FrontModel(FairModel):
         members = []
         for gamma, seed in zip(gammas, seeds, strict=True):
             member_encoder = copy.deepcopy(encoder)
-            _reinitialize(member_encoder, seed)
-            torch.manual_seed(seed)  # the head's (and any regularizer's) initial weights
+            _reinitialize(member_encoder, seed)  # the head continues the seeded stream
             members.append(
                 FairRepresentationModel(
                     member_encoder,
@@ -130,22 +146,71 @@ class FrontModel(FairModel):
                     num_groups=num_groups,
                     num_classes=num_classes,
                     check_finite=False,
-                    sampling_seed=None,
+                    sampling_seed=sampling_seed,
                     prediction_samples=prediction_samples,
                     threshold=threshold,
                     evaluator=evaluator,
                 )
             )
+        self._assemble(members, optimizer, sampling_seed, seeds)
+        self.save_hyperparameters(
+            ignore=["encoder", "head", "regularizer", "optimizer", "evaluator"]
+        )
+
+    @classmethod
+    def from_model(cls, model: FairRepresentationModel, gammas: list[float]) -> FrontModel:
+        """A front of copies of ``model``, one per gamma, every member starting from its weights.
+
+        The members keep the model's encoder, head, regularizer, optimizer, sampling seed,
+        threshold, prediction samples and evaluator; so member ``k`` is the run of ``model``
+        with ``gamma=gammas[k]`` (how ``fairlit sweep --vectorize`` trains one seed's grid).
+
+        Raises:
+            ValueError: for an empty ``gammas`` or a gamma outside ``[0, 1]``.
+            ConfigurationError: for a learning-rate schedule or the joint MI estimator.
+        """
+        if not gammas:
+            raise ValueError("gammas: give at least one member's gamma")
+        if model.lr_scheduler_factory is not None:
+            raise ConfigurationError(
+                "FrontModel: a learning-rate schedule is not supported (its state would be "
+                "shared by the members); drop lr_scheduler"
+            )
+        members = []
+        for gamma in gammas:
+            if isinstance(gamma, bool) or not 0.0 <= float(gamma) <= 1.0:
+                raise ValueError(f"gamma must be a number in [0, 1], got {gamma!r}")
+            member = copy.deepcopy(model)
+            member.gamma, member.check_finite = float(gamma), False
+            member.hparams["gamma"] = float(gamma)
+            members.append(member)
+        front = cls.__new__(cls)
+        FairModel.__init__(front)
+        front._assemble(members, model.optimizer_factory, model.sampling_seed, None)
+        front.save_hyperparameters({"gammas": front.gammas, "sampling_seed": model.sampling_seed})
+        return front
+
+    def _assemble(
+        self,
+        members: list[FairRepresentationModel],
+        optimizer: OptimizerCallable,
+        sampling_seed: int | None,
+        seeds: list[int] | None,
+    ) -> None:
+        """Stack the members' weights into this module's parameters and buffers."""
         if getattr(members[0].regularizer, "estimator", None) == "joint":
             raise ConfigurationError(
                 "FrontModel cannot run the joint MI estimator under vmap (its custom kernel has "
                 "no batching rule); use estimator='factorized', or train the members one by one"
             )
-        self.gammas = [float(g) for g in gammas]
+        self.gammas = [member.gamma for member in members]
         self.seeds = seeds
-        self.num_groups, self.num_classes = num_groups, num_classes
+        self.num_groups, self.num_classes = members[0].num_groups, members[0].num_classes
         self.optimizer_factory = optimizer
         self.sampling_seed = sampling_seed
+        encoder = members[0].encoder
+        # The stochastic layer's width, when the front draws its noise (see `training_noise`).
+        self.noise_width = encoder.out_features if isinstance(encoder, StochasticEncoder) else None
         wrapped = [_MemberLoss(member) for member in members]
         params, buffers = torch.func.stack_module_state(wrapped)
         self.names = list(params)
@@ -159,9 +224,7 @@ class FrontModel(FairModel):
         # The members themselves, kept out of the module tree; filled from the stacked weights
         # for evaluation and export (see `members`).
         object.__setattr__(self, "_members", members)
-        self.save_hyperparameters(
-            ignore=["encoder", "head", "regularizer", "optimizer", "evaluator"]
-        )
+        self._streams: list[Tensor] = []
 
     # -- the stacked weights -------------------------------------------------------------------
 
@@ -188,16 +251,11 @@ class FrontModel(FairModel):
     # -- training ------------------------------------------------------------------------------
 
     def on_fit_start(self) -> None:
-        """Refuse what would couple the members, and data parallelism (not supported yet).
+        """Refuse what would couple the members.
 
         Raises:
-            ConfigurationError: for ``gradient_clip_val``, or more than one process.
+            ConfigurationError: for ``gradient_clip_val``.
         """
-        if self.trainer.world_size > 1:
-            raise ConfigurationError(
-                "FrontModel does not run under data parallelism yet: the MI regularizer's sync "
-                "across processes has no batching rule under vmap; train the front on one device"
-            )
         if self.trainer.gradient_clip_val:
             raise ConfigurationError(
                 "FrontModel: gradient_clip_val clips by a norm over every member's gradients, "
@@ -207,29 +265,54 @@ class FrontModel(FairModel):
     def _reseed(self, *stream: int) -> None:
         reseed(self.sampling_seed, self.global_rank, self.device, *stream)
 
-    def member_losses(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor, Tensor]:
-        """Every member's ``(loss, task_loss, penalty)`` on the batch, each ``[K]``."""
+    def training_noise(self, batch: dict[str, Tensor]) -> Tensor | None:
+        """The step's uniform noise ``[B, m]`` for the stochastic layer, shared by the members.
+
+        Drawn from the global generator with the stacked weights' dtype, right where an
+        ordinary model's :func:`torch.bernoulli` would draw it; ``None`` for an encoder without
+        a stochastic layer.
+        """
+        if self.noise_width is None:
+            return None
+        return torch.rand(
+            len(batch["x"]), self.noise_width, dtype=self.stacked[0].dtype, device=self.device
+        )
+
+    def member_losses(
+        self, batch: dict[str, Tensor], noise: Tensor | None = None
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """Every member's ``(loss, task_loss, penalty)`` on the batch, each ``[K]``.
+
+        Args:
+            batch: ``x``, ``y``, ``s`` (and ``w``) as for the model.
+            noise: The stochastic layer's uniform draws: ``[B, m]`` for every member, or
+                ``[K, B, m]``, one per member; ``None``: each sampled bit from the generator.
+        """
         params = dict(zip(self.names, self.stacked, strict=True))
 
-        def one(member_params: dict, member_buffers: dict) -> tuple[Tensor, Tensor]:
+        def one(member_params: dict, member_buffers: dict, draws: Tensor | None) -> Any:
             return torch.func.functional_call(
-                self._base, (member_params, member_buffers), (batch["x"], batch["y"], batch["s"])
+                self._base, (member_params, member_buffers), (batch, draws)
             )
 
-        task, penalty = torch.func.vmap(one, randomness="different")(params, self._member_buffers())
+        noise_dim = 0 if noise is not None and noise.dim() == 3 else None
+        task, penalty = torch.func.vmap(one, in_dims=(0, 0, noise_dim), randomness="same")(
+            params, self._member_buffers(), noise
+        )
         gamma = self.gamma_tensor.to(task.dtype)
         return (1.0 - gamma) * task + gamma * penalty, task, penalty
 
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
         """Optimize the sum of the members' losses (each member's gradient stays its own)."""
         self._reseed(0, self.global_step)
-        loss, _, _ = self.member_losses(batch)
+        loss, _, _ = self.member_losses(batch, self.training_noise(batch))
         size = len(batch["y"])
         self.log_dict(
             {f"train/m{k}/loss": value for k, value in enumerate(loss.detach())},
             on_step=False,
             on_epoch=True,
             batch_size=size,
+            sync_dist=True,
         )
         return loss.sum()
 
@@ -242,6 +325,9 @@ class FrontModel(FairModel):
     def _on_evaluation_start(self, stage: str) -> None:
         self._stage = stage
         self._reseed(1)
+        # Every member continues its own copy of the evaluation stream, as if evaluated alone.
+        start = generator_state(self.device)
+        self._streams = [start.clone() for _ in self._members]
         for member in self.members():
             member.eval()
 
@@ -254,9 +340,11 @@ class FrontModel(FairModel):
         self._on_evaluation_start("test")
 
     def _evaluate(self, batch: dict[str, Tensor]) -> None:
-        for member in self._members:
+        for k, member in enumerate(self._members):
+            set_generator_state(self.device, self._streams[k])
             output, logits = member(batch["x"])
             y_prob = member.predictive_proba(batch["x"], (output, logits)).detach()
+            self._streams[k] = generator_state(self.device)
             member.evaluator.update(
                 self._stage,
                 y_prob,

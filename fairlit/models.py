@@ -202,9 +202,14 @@ class FairRepresentationModel(FairModel):
 
     # -- forward and loss --------------------------------------------------------------------
 
-    def forward(self, x: Tensor) -> tuple[EncoderOutput, Tensor]:
-        """Encode ``x`` and return ``(representation, logits)``."""
-        output = self.encoder(x)
+    def forward(self, x: Tensor, noise: Tensor | None = None) -> tuple[EncoderOutput, Tensor]:
+        """Encode ``x`` and return ``(representation, logits)``.
+
+        ``noise``: uniform draws ``[B, m]`` for a :class:`~fairlit.nn.StochasticEncoder`'s
+        sampled bits instead of the global generator (see
+        :meth:`~fairlit.nn.StochasticBinaryLayer.forward`); ``None`` for any other encoder.
+        """
+        output = self.encoder(x) if noise is None else self.encoder(x, noise=noise)
         return output, self.head(output.code)
 
     def task_loss(self, logits: Tensor, y: Tensor, weights: Tensor | None = None) -> Tensor:
@@ -252,9 +257,12 @@ class FairRepresentationModel(FairModel):
             total = total + self.proba_from_logits(self(x)[1])
         return total / samples
 
-    def loss_terms(self, batch: dict[str, Tensor]) -> dict[str, Any]:
-        """Compute the representation, logits, task loss, penalty and total loss of a batch."""
-        output, logits = self(batch["x"])
+    def loss_terms(self, batch: dict[str, Tensor], noise: Tensor | None = None) -> dict[str, Any]:
+        """Compute the representation, logits, task loss, penalty and total loss of a batch.
+
+        ``noise`` is passed to :meth:`forward`.
+        """
+        output, logits = self(batch["x"], noise)
         weights = batch.get("w")  # sample weights, when the data has them
         task = self.task_loss(logits, batch["y"], weights)
         reg = penalty(self.regularizer, output, batch["s"], weights)

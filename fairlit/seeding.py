@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-__all__ = ["reseed"]
+__all__ = ["generator_state", "reseed", "set_generator_state"]
 
 
 def reseed(sampling_seed: int | None, rank: int, device: torch.device, *stream: int) -> None:
@@ -20,3 +20,16 @@ def reseed(sampling_seed: int | None, rank: int, device: torch.device, *stream: 
         torch.default_generator.manual_seed(seed)
         if device.type == "cuda":
             torch.cuda.manual_seed(seed)
+
+
+def generator_state(device: torch.device) -> torch.Tensor:
+    """The state of the generator that random operations on ``device`` use (a byte tensor)."""
+    return torch.cuda.get_rng_state(device) if device.type == "cuda" else torch.get_rng_state()
+
+
+def set_generator_state(device: torch.device, state: torch.Tensor) -> None:
+    """Restore a state from :func:`generator_state` on ``device``'s generator."""
+    if device.type == "cuda":
+        torch.cuda.set_rng_state(state, device)
+    else:
+        torch.set_rng_state(state)

@@ -10,7 +10,7 @@ from fairlit.callbacks import FairnessReport
 from fairlit.cli import main
 from fairlit.data import GermanDataModule
 from fairlit.errors import ConfigurationError
-from fairlit.front import FrontModel, _reinitialize
+from fairlit.front import FrontModel
 from fairlit.models import FairRepresentationModel
 from fairlit.nn import FullPrecisionEncoder, HybridBinaryEncoder
 from fairlit.regularizers import AdversarialRegularizer, MutualInformationRegularizer
@@ -18,12 +18,10 @@ from fairlit.regularizers import AdversarialRegularizer, MutualInformationRegula
 GAMMAS = [0.0, 0.4, 0.9]
 
 
-def _reference(encoder, gamma, seed, regularizer):
-    """Member ``seed`` built as FrontModel builds it, but as an ordinary model."""
-    member_encoder = copy.deepcopy(encoder)
-    _reinitialize(member_encoder, seed)
+def _reference(make_encoder, gamma, seed, regularizer, **kwargs):
+    """Member ``seed`` as an ordinary model: built after ``torch.manual_seed(seed)``."""
     torch.manual_seed(seed)
-    return FairRepresentationModel(member_encoder, regularizer=regularizer, gamma=gamma)
+    return FairRepresentationModel(make_encoder(), regularizer=regularizer, gamma=gamma, **kwargs)
 
 
 def test_members_train_exactly_like_independent_models():
@@ -31,12 +29,18 @@ def test_members_train_exactly_like_independent_models():
     # gradient and Adam update must be those of the same model trained alone.
     dm = GermanDataModule(batch_size=64)
     dm.setup("fit")
-    encoder = FullPrecisionEncoder(dm.num_features, hidden_features=(16,), out_features=8)
-    front = FrontModel(encoder, GAMMAS, regularizer=AdversarialRegularizer, seeds=[3, 4, 5])
+    def make():
+        return FullPrecisionEncoder(dm.num_features, hidden_features=(16,), out_features=8)
+
+    front = FrontModel(make(), GAMMAS, regularizer=AdversarialRegularizer, seeds=[3, 4, 5])
     models = [
-        _reference(encoder, g, s, AdversarialRegularizer)
+        _reference(make, g, s, AdversarialRegularizer)
         for g, s in zip(GAMMAS, [3, 4, 5], strict=True)
     ]
+    # Member k starts from the weights of the model built after torch.manual_seed(seeds[k]).
+    for k, member in enumerate(front.members()):
+        for name, value in models[k].state_dict().items():
+            assert torch.equal(member.state_dict()[name], value), name
     front_opt = torch.optim.Adam(front.parameters(), lr=1e-2)
     opts = [torch.optim.Adam(m.parameters(), lr=1e-2) for m in models]
     batches = iter(dm.train_dataloader())
@@ -58,6 +62,96 @@ def test_members_train_exactly_like_independent_models():
     # The members did move apart: different gammas and seeds, different weights.
     first, last = front.members()[0], front.members()[2]
     assert not torch.allclose(first.head.output.weight, last.head.output.weight)
+
+
+def _stochastic(dm, sampling="sample"):
+    return HybridBinaryEncoder(
+        dm.num_features, 10, hidden_features=(16,), straight_through="sigmoid", inference=sampling
+    )
+
+
+def test_with_explicit_noise_members_equal_separate_fits_in_weights_and_metrics(tiny_trainer):
+    # Each member gets its own noise [K, B, m]; the ordinary model gets the same rows.
+    dm = GermanDataModule(batch_size=64)
+    dm.setup("fit")
+    gammas, seeds = [0.2, 0.8], [3, 4]
+    front = FrontModel(_stochastic(dm), gammas, regularizer=MutualInformationRegularizer,
+                       seeds=seeds)  # fmt: skip
+    models = [_reference(lambda: _stochastic(dm), g, s, MutualInformationRegularizer)
+              for g, s in zip(gammas, seeds, strict=True)]  # fmt: skip
+    front_opt = torch.optim.Adam(front.parameters(), lr=1e-2)
+    opts = [torch.optim.Adam(m.parameters(), lr=1e-2) for m in models]
+    draws = torch.Generator().manual_seed(11)
+    batches = iter(dm.train_dataloader())
+    for _ in range(4):
+        batch = next(batches)
+        noise = torch.rand(2, len(batch["x"]), 10, generator=draws)
+        front_opt.zero_grad()
+        losses, _, _ = front.member_losses(batch, noise)
+        losses.sum().backward()
+        front_opt.step()
+        for k, (model, opt) in enumerate(zip(models, opts, strict=True)):
+            opt.zero_grad()
+            expected = model.loss_terms(batch, noise[k])["loss"]
+            torch.testing.assert_close(losses[k].detach(), expected.detach())
+            expected.backward()
+            opt.step()
+    for k, member in enumerate(front.members()):
+        for name, value in models[k].state_dict().items():
+            torch.testing.assert_close(member.state_dict()[name], value, rtol=1e-5, atol=1e-6)
+    # Sampled evaluation codes: each member evaluates from its own copy of the stream.
+    [result] = tiny_trainer().test(front, datamodule=dm, verbose=False)
+    for k, model in enumerate(models):
+        [own] = tiny_trainer().test(model, datamodule=dm, verbose=False)
+        for name in ("accuracy", "auc", "dp_difference", "eo_difference", "mi_bits"):
+            assert result[f"test/m{k}/{name}"] == pytest.approx(own[f"test/{name}"], abs=1e-6)
+
+
+def test_a_front_trained_by_the_trainer_equals_separate_fits(tiny_trainer):
+    # The front draws the step's noise where an ordinary model's torch.bernoulli would, from
+    # the same seeded stream: member k is the ordinary run with gamma k (CPU, no dropout).
+    dm = GermanDataModule(batch_size=50)
+    gammas, seeds = [0.0, 0.6], [5, 5]
+    kwargs = {"prediction_samples": 3}
+    front = FrontModel(_stochastic(dm), gammas, regularizer=MutualInformationRegularizer,
+                       seeds=seeds, **kwargs)  # fmt: skip
+    trainer = tiny_trainer(max_steps=6)
+    trainer.fit(front, datamodule=dm)
+    [result] = trainer.test(front, datamodule=dm, verbose=False)
+    for k, (gamma, seed) in enumerate(zip(gammas, seeds, strict=True)):
+        model = _reference(lambda: _stochastic(dm), gamma, seed, MutualInformationRegularizer,
+                           **kwargs)  # fmt: skip
+        alone = tiny_trainer(max_steps=6)
+        alone.fit(model, datamodule=dm)
+        [own] = alone.test(model, datamodule=dm, verbose=False)
+        member = front.members()[k]
+        for name, value in model.state_dict().items():
+            torch.testing.assert_close(member.state_dict()[name], value, rtol=1e-5, atol=1e-6)
+        for name in ("accuracy", "auc", "dp_difference", "mi_factorized_bits"):
+            assert result[f"test/m{k}/{name}"] == pytest.approx(own[f"test/{name}"], abs=1e-5)
+    # Different gammas from the same start: the members did move apart.
+    first, second = front.members()
+    assert not torch.allclose(first.head.output.weight, second.head.output.weight)
+
+
+def test_from_model_starts_every_member_from_the_model(tiny_trainer):
+    dm = GermanDataModule(batch_size=50)
+    torch.manual_seed(2)
+    model = FairRepresentationModel(_stochastic(dm), regularizer=MutualInformationRegularizer,
+                                    threshold=0.6, sampling_seed=7)  # fmt: skip
+    front = FrontModel.from_model(model, [0.1, 0.9])
+    assert front.gammas == [0.1, 0.9] and front.sampling_seed == 7
+    for member in front.members():
+        assert member.threshold == 0.6
+        for name, value in model.state_dict().items():
+            assert torch.equal(member.state_dict()[name], value), name
+    tiny_trainer(max_steps=2).fit(front, datamodule=dm)
+    assert model.gamma == 0.5  # the model itself is left alone
+    with pytest.raises(ValueError, match="gamma"):
+        FrontModel.from_model(model, [0.5, 1.5])
+    scheduled = FairRepresentationModel(_stochastic(dm), lr_scheduler=lambda opt: None)
+    with pytest.raises(ConfigurationError, match="schedule"):
+        FrontModel.from_model(scheduled, [0.5])
 
 
 def test_a_stochastic_front_trains_evaluates_per_member_and_exports(tmp_path, capsys):
@@ -122,10 +216,6 @@ def test_what_would_couple_members_is_refused(tiny_trainer):
     front = FrontModel(HybridBinaryEncoder(dm.num_features, 6), [0.1, 0.2])
     with pytest.raises(ConfigurationError, match="gradient_clip_val"):
         tiny_trainer(gradient_clip_val=1.0).fit(front, datamodule=dm)
-    # Two processes: refused before the first step (a stand-in trainer, no processes spawned).
-    front._trainer = type("TwoRanks", (), {"world_size": 2, "gradient_clip_val": None})()
-    with pytest.raises(ConfigurationError, match="data parallelism"):
-        front.on_fit_start()
 
 
 def test_the_readme_front_example_runs(tmp_path):

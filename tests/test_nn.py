@@ -116,6 +116,36 @@ def test_sampling_frequency_matches_probability():
     assert abs(float(corr)) < 4 / math.sqrt(n)
 
 
+def test_given_noise_decides_the_bits_and_keeps_the_straight_through_gradient():
+    p = [0.2, 0.5, 0.8]
+    layer = _layer_with_probs(p)
+    noise = torch.tensor([[0.1, 0.5, 0.79], [0.3, 0.49, 0.81]], dtype=torch.float64)
+    out = layer(torch.zeros(2, 1, dtype=torch.float64), noise=noise)
+    # A bit fires iff u < p (hand-computed).
+    assert out.code.tolist() == [[1.0, 0.0, 1.0], [0.0, 1.0, 0.0]]
+    out.code.sum().backward()
+    assert layer.linear.bias.grad.tolist() == [2.0, 2.0, 2.0]  # identity STE: d t / d a = 1
+    with pytest.raises(ValueError, match=r"`noise` must have the code's shape \(2, 3\)"):
+        layer(torch.zeros(2, 1, dtype=torch.float64), noise=noise[:, :2])
+    # Evaluation with thresholded codes ignores the noise.
+    layer.eval().inference = "threshold"
+    assert layer(torch.zeros(2, 1, dtype=torch.float64), noise=noise).code.tolist() == [
+        [0.0, 1.0, 1.0]
+    ] * 2
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_uniform_noise_gives_the_bits_of_bernoulli_from_the_same_generator_state(dtype):
+    # What lets a front hand its members the noise an ordinary model would draw (CPU).
+    encoder = HybridBinaryEncoder(5, 12, hidden_features=(8,)).to(dtype)
+    x = torch.randn(300, 5, dtype=dtype)
+    torch.manual_seed(4)
+    sampled = encoder(x).code
+    torch.manual_seed(4)
+    given = encoder(x, noise=torch.rand(300, 12, dtype=dtype)).code
+    assert torch.equal(sampled, given)
+
+
 def test_eval_modes():
     torch.manual_seed(0)
     layer = StochasticBinaryLayer(3, 8)

@@ -82,6 +82,10 @@ class StochasticEncoder(Encoder):
         """The features ``[B, width]`` fed to the stochastic layer."""
         raise NotImplementedError(f"{type(self).__name__} must implement body()")
 
-    def forward(self, x: Tensor) -> EncoderOutput:
-        """Encode ``x`` into sampled bits and firing probabilities."""
-        return self.binary(self.body(x))
+    def forward(self, x: Tensor, noise: Tensor | None = None) -> EncoderOutput:
+        """Encode ``x`` into sampled bits and firing probabilities.
+
+        ``noise`` (``[B, out_features]`` uniform draws) replaces the global generator for the
+        sampled bits; see :meth:`~fairlit.nn.StochasticBinaryLayer.forward`.
+        """
+        return self.binary(self.body(x), noise)

@@ -187,8 +187,22 @@ class StochasticBinaryLayer(nn.Module):
     def inference(self, value: Inference) -> None:
         self._inference = _check_choice(value, Inference, "inference")
 
-    def forward(self, x: Tensor) -> EncoderOutput:
-        """Map ``x`` to binary codes and firing probabilities."""
+    def forward(self, x: Tensor, noise: Tensor | None = None) -> EncoderOutput:
+        """Map ``x`` to binary codes and firing probabilities.
+
+        Args:
+            x: ``[B, in_features]`` float.
+            noise: Optional uniform draws in :math:`[0, 1)`, ``[B, out_features]``, used instead
+                of the global generator where a code is sampled: bit :math:`j` is 1 iff
+                :math:`u_j < p_j`, which is Bernoulli(:math:`p_j`) for uniform :math:`u`. On a
+                CPU, ``torch.rand`` drawn with :math:`p`'s dtype gives the very bits that
+                :func:`torch.bernoulli` gives from the same generator state. It lets a caller
+                own the randomness (a front under :func:`torch.func.vmap`, a test).
+
+        Raises:
+            ValueError: if ``x`` is not ``[B, in_features]`` or ``noise`` has another shape
+                than the code.
+        """
         _check_input(x, self.in_features, type(self).__name__)
         a = self.linear(x)
         p = torch.sigmoid(self.temperature * a)
@@ -196,6 +210,13 @@ class StochasticBinaryLayer(nn.Module):
             return EncoderOutput(p, p)
         if not self.training and self.inference == "threshold":
             bits = (p.detach() >= 0.5).to(p.dtype)
+        elif noise is not None:
+            if noise.shape != p.shape:
+                raise ValueError(
+                    f"{type(self).__name__}: `noise` must have the code's shape "
+                    f"{tuple(p.shape)}, got {tuple(noise.shape)}."
+                )
+            bits = (noise < p.detach()).to(p.dtype)
         else:
             bits = torch.bernoulli(p.detach())
         # Detach trick: value is exactly `bits`, derivative is that of the surrogate.
