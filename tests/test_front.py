@@ -29,6 +29,7 @@ def test_members_train_exactly_like_independent_models():
     # gradient and Adam update must be those of the same model trained alone.
     dm = GermanDataModule(batch_size=64)
     dm.setup("fit")
+
     def make():
         return FullPrecisionEncoder(dm.num_features, hidden_features=(16,), out_features=8)
 

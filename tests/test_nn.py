@@ -129,9 +129,10 @@ def test_given_noise_decides_the_bits_and_keeps_the_straight_through_gradient():
         layer(torch.zeros(2, 1, dtype=torch.float64), noise=noise[:, :2])
     # Evaluation with thresholded codes ignores the noise.
     layer.eval().inference = "threshold"
-    assert layer(torch.zeros(2, 1, dtype=torch.float64), noise=noise).code.tolist() == [
-        [0.0, 1.0, 1.0]
-    ] * 2
+    assert (
+        layer(torch.zeros(2, 1, dtype=torch.float64), noise=noise).code.tolist()
+        == [[0.0, 1.0, 1.0]] * 2
+    )
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
