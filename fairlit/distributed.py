@@ -10,6 +10,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -38,12 +39,40 @@ def _quiet_collective_deprecation() -> Iterator[None]:
         yield
 
 
-def all_reduce_sum(x: Tensor) -> Tensor:
-    """Differentiable all-reduce (sum); backward all-reduces (sums) the gradient."""
-    from torch.distributed.nn.functional import all_reduce
+class _AllReduceSum(torch.autograd.Function):
+    """Sum over processes; backward sums the incoming gradients over processes.
 
-    with _quiet_collective_deprecation():
-        return all_reduce(x, op=dist.ReduceOp.SUM)
+    Written with ``setup_context`` and a ``vmap`` rule, so a front of models run under
+    :func:`torch.func.vmap` (:class:`~fairlit.front.FrontModel`) reduces the statistics of
+    all its members in one collective.
+    """
+
+    @staticmethod
+    def forward(x: Tensor) -> Tensor:
+        total = x.clone(memory_format=torch.contiguous_format)
+        dist.all_reduce(total, op=dist.ReduceOp.SUM)
+        return total
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple[Tensor], output: Tensor) -> None:
+        pass
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        return _AllReduceSum.apply(grad)
+
+    @staticmethod
+    def vmap(info: Any, in_dims: tuple[int | None], x: Tensor) -> tuple[Tensor, int | None]:
+        # Every vmapped slice is reduced elementwise: reduce the stacked tensor once.
+        return _AllReduceSum.apply(x), in_dims[0]
+
+
+def all_reduce_sum(x: Tensor) -> Tensor:
+    """Differentiable all-reduce (sum); backward all-reduces (sums) the gradient.
+
+    Runs under :func:`torch.func.vmap` too (one collective for the stacked tensor).
+    """
+    return _AllReduceSum.apply(x)
 
 
 def all_gather_rows(

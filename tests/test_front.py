@@ -257,3 +257,75 @@ def test_a_front_from_the_command_line_reports_each_member_and_refuses_predict(
         main(["predict", "--config", str(run / "config.yaml"), f"--ckpt_path={ckpt}", *quiet_args])
     err = capsys.readouterr().err.strip().splitlines()
     assert info.value.code == 2 and "export_member" in err[0] and len(err) <= 3
+
+
+# -- data parallelism ------------------------------------------------------------------------------
+
+
+def _front_for_ranks(width: int) -> FrontModel:
+    encoder = HybridBinaryEncoder(width, 8, hidden_features=(12,), straight_through="sigmoid")
+    return FrontModel(encoder, [0.0, 0.5, 1.0], regularizer=MutualInformationRegularizer,
+                      seeds=[1, 2, 3])  # fmt: skip
+
+
+def _front_step(rank, world_size, batch, noise):
+    """One rank's share of a step: its rows, its noise, DDP's gradient average."""
+    import torch.distributed as dist
+
+    front = _front_for_ranks(batch["x"].shape[1])
+    rows = slice(rank * len(noise) // world_size, (rank + 1) * len(noise) // world_size)
+    losses, task, penalty = front.member_losses({k: v[rows] for k, v in batch.items()}, noise[rows])
+    losses.sum().backward()
+    grads = []
+    for p in front.parameters():
+        dist.all_reduce(p.grad)
+        grads.append(p.grad / world_size)
+    return task.detach(), penalty.detach(), grads
+
+
+@pytest.mark.ddp
+def test_two_gloo_processes_give_every_member_the_single_process_step(gloo_ranks):
+    # The MI regularizer sums each member's group statistics over the processes from inside
+    # vmap (one collective for the stacked members): the penalty is the global batch's, and
+    # the averaged gradients are the single-process gradients of every member.
+    dm = GermanDataModule(batch_size=80)
+    dm.setup("fit")
+    batch = next(iter(dm.train_dataloader()))
+    noise = torch.rand(80, 8, generator=torch.Generator().manual_seed(0))
+    ranks = gloo_ranks(_front_step, batch, noise)
+    front = _front_for_ranks(dm.num_features)
+    losses, task, penalty = front.member_losses(batch, noise)
+    losses.sum().backward()
+    for _, rank_penalty, grads in ranks:
+        torch.testing.assert_close(rank_penalty, penalty.detach(), rtol=1e-4, atol=1e-6)
+        for grad, p in zip(grads, front.parameters(), strict=True):
+            torch.testing.assert_close(grad, p.grad, rtol=1e-4, atol=1e-6)
+    # The task loss is each rank's own mean; their average is the global mean.
+    torch.testing.assert_close((ranks[0][0] + ranks[1][0]) / 2, task.detach())
+    assert penalty[1] > 0  # a real penalty, not a trivially equal zero
+
+
+@pytest.mark.ddp
+def test_a_front_fits_under_ddp_spawn_and_tests_like_one_process(tmp_path):
+    dm = GermanDataModule(batch_size=32, eval_batch_size=50, test_fraction=0.301)
+    common = {"logger": False, "enable_progress_bar": False, "enable_model_summary": False,
+              "accelerator": "cpu", "default_root_dir": tmp_path}  # fmt: skip
+
+    def front():
+        torch.manual_seed(0)
+        encoder = HybridBinaryEncoder(dm.num_features, 10, straight_through="sigmoid",
+                                      inference="threshold")  # fmt: skip
+        return FrontModel(encoder, [0.0, 0.7], regularizer=MutualInformationRegularizer)
+
+    spawn = pl.Trainer(devices=2, strategy="ddp_spawn", max_steps=4, **common)
+    spawn.fit(front(), datamodule=dm)
+    ckpt = spawn.checkpoint_callback.best_model_path
+    assert torch.load(ckpt, weights_only=False)["global_step"] == 4
+    multi = pl.Trainer(devices=2, strategy="ddp_spawn", **common)
+    [two] = multi.test(front(), datamodule=dm, ckpt_path=ckpt, verbose=False)
+    single = pl.Trainer(devices=1, enable_checkpointing=False, **common)
+    [one] = single.test(front(), datamodule=dm, ckpt_path=ckpt, verbose=False)
+    for k in (0, 1):
+        for name in ("accuracy", "auc", "dp_difference", "eo_difference", "mi_bits"):
+            key = f"test/m{k}/{name}"
+            assert two[key] == pytest.approx(one[key], abs=1e-6), key
