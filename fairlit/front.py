@@ -1,27 +1,23 @@
 r"""A whole fairness-accuracy front in one training run: K members trained as one computation.
 
-The members of a front share the data and differ only in :math:`\gamma` and their initial
-weights, so :class:`FrontModel` stacks their parameters
-(:func:`torch.func.stack_module_state`) and runs all K with
-:func:`torch.func.functional_call` under :func:`torch.func.vmap`. The loss is the sum of the
-members' own losses, so each member's gradient is its own; Adam (or any optimizer that works
-element by element) on the stacked tensors is then exactly K independent optimizers.
-Anything that would couple the members is refused: the Trainer's gradient clipping (a global
-norm), a learning-rate schedule, and the joint MI estimator (its custom autograd kernel has
-no batching rule).
+The members of a front differ only in :math:`\gamma` and their initial weights, so
+:class:`FrontModel` stacks their parameters (:func:`torch.func.stack_module_state`) and runs
+all K with :func:`torch.func.functional_call` under :func:`torch.func.vmap`. The loss is the
+sum of the members' losses, so each member's gradient is its own; Adam (or any optimizer
+that works element by element) on the stacked tensors is exactly K independent optimizers.
+Refused, as they would couple the members: the Trainer's gradient clipping (a global norm),
+``ReduceLROnPlateau`` (one monitored metric), and the joint MI estimator (its kernel has no
+batching rule). A schedule of the step or epoch gives every member the rate it would get alone.
 
-**Every member is the run it stands for.** The members sample from one random stream, the
-one an ordinary :class:`~fairlit.models.FairRepresentationModel` with the same
-``sampling_seed`` uses: each training step draws the uniform noise of the stochastic layer
-once and hands it to every member, and each member evaluates from its own copy of the
-evaluation stream. So member ``k`` trains and evaluates like the ordinary model with weight
-``gammas[k]`` started from the same weights (on a CPU to float rounding, given an encoder
-without dropout; dropout masks are drawn alike for every member). Under data parallelism the
-MI regularizer sums each member's statistics over the processes in one collective.
-
-Each member is evaluated on its own (``{stage}/m{k}/{metric}``, a row per member in the
-fairness report) and can be exported as an ordinary checkpoint that ``fairlit test`` and
-``fairlit predict`` accept (:meth:`FrontModel.export_member`).
+**Every member is the run it stands for.** Each training step draws the stochastic layer's
+uniform noise once, from the stream an ordinary
+:class:`~fairlit.models.FairRepresentationModel` with the same ``sampling_seed`` would use,
+and hands it to every member; each member evaluates from its own copy of the evaluation
+stream. So member ``k`` trains and evaluates like that model with ``gammas[k]`` from the same
+weights (on a CPU to float rounding, without dropout; dropout masks are drawn alike for every
+member). Under data parallelism the MI regularizer sums every member's statistics over the
+processes in one collective. Metrics are logged per member (``{stage}/m{k}/{metric}``, a
+report row each); :meth:`FrontModel.export_member` writes a member as an ordinary checkpoint.
 """
 
 from __future__ import annotations
@@ -32,7 +28,7 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
-from pytorch_lightning.cli import OptimizerCallable
+from pytorch_lightning.cli import LRSchedulerCallable, OptimizerCallable
 from torch import Tensor, nn
 
 from fairlit.errors import ConfigurationError
@@ -45,6 +41,7 @@ from fairlit.models import (
     _adam,
 )
 from fairlit.nn import Encoder, StochasticEncoder
+from fairlit.optim import optimizers_and_schedule
 from fairlit.seeding import generator_state, reseed, set_generator_state
 
 __all__ = ["FrontModel"]
@@ -63,11 +60,9 @@ class _MemberLoss(nn.Module):
 
 
 def _reinitialize(module: nn.Module, seed: int) -> None:
-    """Draw every submodule's initial weights again from ``seed``, in module order.
+    """Draw every submodule's weights again from ``seed``, in module order.
 
-    For the bundled encoders (each layer draws its weights once, in ``reset_parameters``, in
-    the order it is built) these are the weights of the same encoder built after
-    ``torch.manual_seed(seed)``.
+    For the bundled encoders: the weights of that encoder built after ``manual_seed(seed)``.
     """
     torch.manual_seed(seed)
     for child in module.modules():
@@ -95,6 +90,8 @@ class FrontModel(FairModel):
         num_classes: Number of target classes (linked from the data by the CLI).
         optimizer: Optimizer factory over the stacked parameters; it must act element by
             element (Adam, SGD) so that members stay independent.
+        lr_scheduler: Optional schedule of the step or epoch, as for the model (not
+            ``ReduceLROnPlateau``).
         seeds: Initialization seed of each member; ``None`` is ``0 .. K-1``.
         sampling_seed: Seed of the random stream every member samples from (reseeded every
             step and evaluation, as for the model).
@@ -121,6 +118,7 @@ class FrontModel(FairModel):
         num_groups: int = 2,
         num_classes: int = 2,
         optimizer: OptimizerCallable = _adam,
+        lr_scheduler: LRSchedulerCallable | None = None,
         seeds: list[int] | None = None,
         sampling_seed: int | None = 0,
         prediction_samples: int = 1,
@@ -152,30 +150,26 @@ class FrontModel(FairModel):
                     evaluator=evaluator,
                 )
             )
-        self._assemble(members, optimizer, sampling_seed, seeds)
+        self._assemble(members, optimizer, lr_scheduler, sampling_seed, seeds)
         self.save_hyperparameters(
-            ignore=["encoder", "head", "regularizer", "optimizer", "evaluator"]
+            ignore=["encoder", "head", "regularizer", "optimizer", "lr_scheduler", "evaluator"]
         )
 
     @classmethod
     def from_model(cls, model: FairRepresentationModel, gammas: list[float]) -> FrontModel:
         """A front of copies of ``model``, one per gamma, every member starting from its weights.
 
-        The members keep the model's encoder, head, regularizer, optimizer, sampling seed,
-        threshold, prediction samples and evaluator; so member ``k`` is the run of ``model``
-        with ``gamma=gammas[k]`` (how ``fairlit sweep --vectorize`` trains one seed's grid).
+        The members keep the model's encoder, head, regularizer, optimizer, schedule,
+        sampling seed, threshold, prediction samples and evaluator; so member ``k`` is the run
+        of ``model`` with ``gamma=gammas[k]`` (how ``fairlit sweep --vectorize`` trains one
+        seed's grid).
 
         Raises:
             ValueError: for an empty ``gammas`` or a gamma outside ``[0, 1]``.
-            ConfigurationError: for a learning-rate schedule or the joint MI estimator.
+            ConfigurationError: for the joint MI estimator.
         """
         if not gammas:
             raise ValueError("gammas: give at least one member's gamma")
-        if model.lr_scheduler_factory is not None:
-            raise ConfigurationError(
-                "FrontModel: a learning-rate schedule is not supported (its state would be "
-                "shared by the members); drop lr_scheduler"
-            )
         members = []
         for gamma in gammas:
             if isinstance(gamma, bool) or not 0.0 <= float(gamma) <= 1.0:
@@ -186,7 +180,9 @@ class FrontModel(FairModel):
             members.append(member)
         front = cls.__new__(cls)
         FairModel.__init__(front)
-        front._assemble(members, model.optimizer_factory, model.sampling_seed, None)
+        front._assemble(
+            members, model.optimizer_factory, model.lr_scheduler_factory, model.sampling_seed, None
+        )
         front.save_hyperparameters({"gammas": front.gammas, "sampling_seed": model.sampling_seed})
         return front
 
@@ -194,6 +190,7 @@ class FrontModel(FairModel):
         self,
         members: list[FairRepresentationModel],
         optimizer: OptimizerCallable,
+        lr_scheduler: LRSchedulerCallable | None,
         sampling_seed: int | None,
         seeds: list[int] | None,
     ) -> None:
@@ -207,6 +204,7 @@ class FrontModel(FairModel):
         self.seeds = seeds
         self.num_groups, self.num_classes = members[0].num_groups, members[0].num_classes
         self.optimizer_factory = optimizer
+        self.lr_scheduler_factory = lr_scheduler
         self.sampling_seed = sampling_seed
         encoder = members[0].encoder
         # The stochastic layer's width, when the front draws its noise (see `training_noise`).
@@ -244,7 +242,7 @@ class FrontModel(FairModel):
             state = {name.removeprefix("model."): p[k].detach() for name, p in
                      zip(self.names, self.stacked, strict=True)}  # fmt: skip
             state.update({name.removeprefix("model."): b[k] for name, b in buffers.items()})
-            member.to(self.device)
+            member.to(device=self.device, dtype=self.stacked[0].dtype)
             member.load_state_dict(state, strict=False)
         return self._members
 
@@ -317,8 +315,21 @@ class FrontModel(FairModel):
         return loss.sum()
 
     def configure_optimizers(self) -> Any:
-        """The optimizer over the stacked parameters."""
-        return self.optimizer_factory(self.parameters())
+        """The optimizer over the stacked parameters, and the schedule if there is one.
+
+        Raises:
+            ConfigurationError: for ``ReduceLROnPlateau`` (one metric would drive every member).
+        """
+        configured = optimizers_and_schedule(
+            self.optimizer_factory, self.lr_scheduler_factory, self.parameters()
+        )
+        schedule = configured.get("lr_scheduler", {}) if isinstance(configured, dict) else {}
+        if isinstance(schedule.get("scheduler"), torch.optim.lr_scheduler.ReduceLROnPlateau):
+            raise ConfigurationError(
+                "FrontModel: ReduceLROnPlateau would lower every member's learning rate on one "
+                "monitored metric, which couples them; use a schedule of the step or epoch"
+            )
+        return configured
 
     # -- evaluation ----------------------------------------------------------------------------
 
@@ -437,15 +448,3 @@ class FrontModel(FairModel):
         path.parent.mkdir(parents=True, exist_ok=True)
         torch.save(checkpoint, path)
         return path
-
-
-def front_rows(metrics: dict[str, Any], stage: str) -> dict[int, dict[str, Any]]:
-    """The per-member metrics of a stage, ``{k: {name: value}}`` (for reports)."""
-    rows: dict[int, dict[str, Any]] = {}
-    prefix = f"{stage}/m"
-    for key, value in metrics.items():
-        if key.startswith(prefix) and "/" in key[len(prefix) :]:
-            index, name = key[len(prefix) :].split("/", 1)
-            if index.isdigit():
-                rows.setdefault(int(index), {})[name] = value
-    return rows

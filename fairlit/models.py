@@ -22,6 +22,7 @@ from torch import Tensor
 from fairlit.evaluation import Evaluator
 from fairlit.losses import penalty, task_loss
 from fairlit.nn import Encoder, EncoderOutput, Head, TaskHead
+from fairlit.optim import optimizers_and_schedule
 from fairlit.regularizers import NoRegularizer, Regularizer
 from fairlit.seeding import reseed
 from fairlit.validation import check_same_architecture
@@ -438,12 +439,6 @@ class FairRepresentationModel(FairModel):
 
     def configure_optimizers(self) -> Any:
         """Build the injected optimizer (and scheduler) over all parameters."""
-        optimizer = self.optimizer_factory(self.parameters())
-        if self.lr_scheduler_factory is None:
-            return optimizer
-        scheduler = self.lr_scheduler_factory(optimizer)
-        interval = getattr(scheduler, "interval", "epoch")
-        return {
-            "optimizer": optimizer,
-            "lr_scheduler": {"scheduler": scheduler, "interval": interval},
-        }
+        return optimizers_and_schedule(
+            self.optimizer_factory, self.lr_scheduler_factory, self.parameters()
+        )

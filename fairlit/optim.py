@@ -1,9 +1,30 @@
-"""Learning-rate schedules used by the paper's authors."""
+"""Learning-rate schedules used by the paper's authors, and the optimizer set-up of the models."""
+
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import torch
 from torch.optim.lr_scheduler import LambdaLR
 
-__all__ = ["InverseTimeDecay"]
+__all__ = ["InverseTimeDecay", "optimizers_and_schedule"]
+
+
+def optimizers_and_schedule(
+    optimizer_factory: Callable[[Any], torch.optim.Optimizer],
+    lr_scheduler_factory: Callable[[torch.optim.Optimizer], Any] | None,
+    parameters: Iterable[torch.nn.Parameter],
+) -> Any:
+    """What ``configure_optimizers`` returns: the optimizer, and the schedule if there is one.
+
+    The schedule is stepped every optimizer step if its class says ``interval = "step"``
+    (like :class:`InverseTimeDecay`), else every epoch.
+    """
+    optimizer = optimizer_factory(parameters)
+    if lr_scheduler_factory is None:
+        return optimizer
+    scheduler = lr_scheduler_factory(optimizer)
+    interval = getattr(scheduler, "interval", "epoch")
+    return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": interval}}
 
 
 class InverseTimeDecay(LambdaLR):

@@ -96,6 +96,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="Grid mode: comma-separated gamma values.",
     )
     parser.add_argument(
+        "--vectorize",
+        action="store_true",
+        help="Grid mode: train each seed's gammas as one front (fairlit.front.FrontModel, one "
+        "vmapped computation); every gamma is still its own trial, with the columns and run "
+        "folder of a separate one.",
+    )
+    parser.add_argument(
         "--seeds",
         type=_ints,
         default=None,

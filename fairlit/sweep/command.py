@@ -61,6 +61,10 @@ def _plans(args: argparse.Namespace, overrides: list[str]) -> list[Any]:
         raise SweepUsageError("--search needs --space FILE (the searched config keys)")
     if not search and (args.space or args.budget is not None):
         raise SweepUsageError("--space and --budget belong to a search: add --search N")
+    if search and args.vectorize:
+        raise SweepUsageError(
+            "--vectorize trains a grid of gammas as one front: drop it, or drop --search"
+        )
     if search and args.search < 1:
         raise SweepUsageError(f"--search must be a positive number of trials, got {args.search}")
     if args.budget is not None and not 0 <= args.budget <= 1:
@@ -144,6 +148,7 @@ def _plans(args: argparse.Namespace, overrides: list[str]) -> list[Any]:
                 probe=not args.no_probe,
                 probe_rows=args.probe_rows,
                 audit=args.audit,
+                vectorize=args.vectorize,
             )
         )
     if args.peers:

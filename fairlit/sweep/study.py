@@ -76,6 +76,8 @@ class StudyPlan:
         sampler: Search mode: ``"tpe"`` or ``"nsga2"``.
         sampler_seed: Seed of the search sampler (worker ``i`` uses ``sampler_seed + i``).
         needs_s: Whether the method needs ``s`` at prediction time.
+        vectorize: Grid mode, fairlit: train each seed's points as one
+            :class:`~fairlit.front.FrontModel` (one trial per point all the same).
     """
 
     name: str
@@ -101,6 +103,7 @@ class StudyPlan:
     sampler: str = "tpe"
     sampler_seed: int = 0
     needs_s: bool = False
+    vectorize: bool = False
 
     @property
     def directions(self) -> list[Literal["maximize", "minimize"]]:

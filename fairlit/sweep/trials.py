@@ -29,6 +29,7 @@ __all__ = [
     "SweepUsageError",
     "peer_point",
     "resolve_settings",
+    "train_front",
     "train_point",
 ]
 
@@ -170,10 +171,6 @@ def train_point(
     Raises:
         SweepUsageError: for a configuration error (one line).
     """
-    import numpy as np
-
-    from fairlit.probes import encode_dataset, probe_representation
-
     logger: list[str] = []
     if run_dir is not None:
         run_dir = Path(run_dir)
@@ -190,11 +187,105 @@ def train_point(
         config_text = cli.parser.dump(cli.config, skip_none=False)
         trainer, model, dm = cli.trainer, cli.model, cli.datamodule
         trainer.fit(model, datamodule=dm)
-        [val] = trainer.validate(model, datamodule=dm, verbose=False)
-        [test] = trainer.test(model, datamodule=dm, verbose=False)
-        if run_dir is not None:
-            (run_dir / "config.yaml").write_text(config_text)
-            trainer.save_checkpoint(run_dir / "model.ckpt")
+        row = _measure(trainer, model, dm, seed, run_dir, probe, probe_rows, audit)
+    row["config"] = config_text
+    if run_dir is not None:
+        (run_dir / "config.yaml").write_text(config_text)
+    return row
+
+
+def train_front(
+    configs: Sequence[str],
+    overrides: Sequence[str],
+    key: str,
+    values: Sequence[float],
+    seed: int,
+    run_dirs: Sequence[str | Path | None] | None = None,
+    probe: bool = True,
+    probe_rows: int | None = None,
+    audit: bool = False,
+) -> list[dict[str, Any]]:
+    """Train the points ``{key: value}`` of one seed as one front; a row per point.
+
+    The configs' model is built once at ``seed`` and copied into a
+    :class:`~fairlit.front.FrontModel` with one member per value
+    (:meth:`~fairlit.front.FrontModel.from_model`), so member ``k`` is the run
+    :func:`train_point` would make at ``values[k]``: the same initial weights and random
+    stream. Every member is then validated, tested, probed and saved like that run.
+
+    Args:
+        configs: LightningCLI config files.
+        overrides: ``--key=value`` arguments for every point.
+        key: The swept config key: ``model.init_args.gamma``.
+        values: One gamma per member.
+        seed: The points' seed.
+        run_dirs: One folder per value (or ``None``): ``config.yaml`` (the configuration of
+            the separate run) and ``model.ckpt`` (the member's final weights).
+        probe: Probe each member's code (as :func:`train_point`).
+        probe_rows: Training rows of the probes and the audit.
+        audit: Run the downstream audit on each member.
+
+    Returns:
+        :func:`train_point`'s row for every value, in order.
+
+    Raises:
+        SweepUsageError: for another swept key, a model that is not a
+            ``FairRepresentationModel``, or a configuration error (one line).
+    """
+    from fairlit.front import FrontModel
+    from fairlit.models import FairRepresentationModel
+
+    if key != "model.init_args.gamma":
+        raise SweepUsageError(f"--vectorize sweeps gamma only, not {key}")
+    with quiet_lightning():
+        cli = _build(
+            [*_config_args(configs), *QUIET, *overrides, *_sweep_args({key: values[0]}, seed)]
+        )
+        if type(cli.model) is not FairRepresentationModel:
+            raise SweepUsageError(
+                f"--vectorize needs the configs' model to be a FairRepresentationModel, not "
+                f"{type(cli.model).__name__}; drop --vectorize"
+            )
+        trainer, dm = cli.trainer, cli.datamodule
+        front = FrontModel.from_model(cli.model, [float(v) for v in values])
+        trainer.fit(front, datamodule=dm)
+        rows = []
+        folders = list(run_dirs) if run_dirs is not None else [None] * len(values)
+        for value, member, folder in zip(values, front.members(), folders, strict=True):
+            config = cli.config.clone()
+            config[key] = float(value)
+            run_dir = None if folder is None else Path(folder)
+            if run_dir is not None:
+                run_dir.mkdir(parents=True, exist_ok=True)
+            row = _measure(trainer, member, dm, seed, run_dir, probe, probe_rows, audit, True)
+            row["config"] = cli.parser.dump(config, skip_none=False)
+            if run_dir is not None:
+                (run_dir / "config.yaml").write_text(row["config"])
+            rows.append(row)
+    return rows
+
+
+def _measure(
+    trainer: Any,
+    model: Any,
+    dm: Any,
+    seed: int,
+    run_dir: Path | None,
+    probe: bool,
+    probe_rows: int | None,
+    audit: bool,
+    member: bool = False,
+) -> dict[str, Any]:
+    """Validate and test the trained ``model``; probe, audit and save it (see train_point)."""
+    import numpy as np
+
+    from fairlit.probes import encode_dataset, probe_representation
+
+    [val] = trainer.validate(model, datamodule=dm, verbose=False)
+    [test] = trainer.test(model, datamodule=dm, verbose=False)
+    if run_dir is not None:
+        # The model just tested; a front's member leaves out the front's optimizer state.
+        trainer.save_checkpoint(run_dir / "model.ckpt", weights_only=member)
     row: dict[str, Any] = {k: float(v) for k, v in {**val, **test}.items()}
     row.update(_validation_dp_se(model, dm, seed))
     if probe:
@@ -228,7 +319,6 @@ def train_point(
                 }
             )
         row.update(worst_downstream(rows_))
-    row["config"] = config_text
     return row
 
 

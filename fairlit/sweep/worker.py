@@ -21,14 +21,12 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
+from fairlit.sweep.points import grid_point, record
 from fairlit.sweep.storage import open_storage
 from fairlit.sweep.study import StudyPlan, _key, _point_of
-from fairlit.sweep.trials import peer_point, train_point
+from fairlit.sweep.trials import peer_point, train_front, train_point
 
 __all__ = ["run_worker"]
-
-_SEED_HIGH = 2**31 - 1
-_PARAM_HIGH = 1e9
 
 
 class _Terminated(Exception):
@@ -80,22 +78,7 @@ def _objective(
     def objective(trial: optuna.Trial) -> Sequence[float]:
         state.current = trial.number
         if plan.mode == "grid":
-            if not trial.user_attrs.get("queued"):
-                # Another worker took the last queued point between our look and our ask.
-                raise optuna.TrialPruned("no queued point left")
-            params: dict[str, Any] = {}
-            if plan.param:
-                params[plan.param] = trial.suggest_float(plan.param, 0.0, _PARAM_HIGH)
-            params["seed"] = trial.suggest_int("seed", 0, _SEED_HIGH)
-            if _key(params) not in {_key(p) for p in plan.points()}:
-                # Queued by another command (a wider grid, another array task): hand it back.
-                study.enqueue_trial(params, user_attrs={"queued": True})
-                trial.set_user_attr("handed_back", True)
-                raise optuna.TrialPruned("not a point of this command; queued again")
-            duplicate = _started_before(study, trial.number, params)
-            if duplicate is not None:
-                trial.set_user_attr("duplicate_of", duplicate)
-                raise optuna.TrialPruned(f"point taken by trial {duplicate}")
+            params = grid_point(plan, study, trial)
             seeds = [int(params["seed"])]
             config_params = (
                 {plan.param_key: params[plan.param]} if plan.param_key and plan.param else {}
@@ -153,61 +136,127 @@ def _objective(
             raise
         finally:
             state.in_objective = False
-        config = per_seed[seeds[0]].pop("config", None)
-        for values in per_seed.values():
-            values.pop("config", None)
-        metrics = {k: _mean([m.get(k) for m in per_seed.values()]) for k in per_seed[seeds[0]]}
-        if config is not None:
-            trial.set_user_attr("config", config)
-        for key, value in metrics.items():
-            trial.set_user_attr(key, value)
-        if len(seeds) > 1:
-            trial.set_user_attr("per_seed", {str(s): m for s, m in per_seed.items()})
-        trial.set_user_attr("wall_time_s", time.perf_counter() - start)
-        accuracy, dp = (
-            metrics.get("val/accuracy", math.nan),
-            metrics.get("val/dp_difference", math.nan),
-        )
-        if math.isnan(accuracy) or math.isnan(dp):
-            message = "the run logged no finite val/accuracy or val/dp_difference"
-            trial.set_user_attr("status", "failed")
-            trial.set_user_attr("error", message)
-            raise RuntimeError(message)
-        trial.set_user_attr("status", "ok")
-        if plan.budget is not None and hasattr(trial, "set_constraint"):  # Optuna >= 5
-            trial.set_constraint("val_dp_difference_minus_budget", dp - plan.budget)
-        return [accuracy] if plan.budget is not None else [accuracy, dp]
+        return record(plan, trial, per_seed, time.perf_counter() - start)
 
     return objective
 
 
-def _started_before(study: optuna.Study, number: int, params: Mapping[str, Any]) -> int | None:
-    """The number of another trial of the same point that is complete or started first, if any.
+@contextlib.contextmanager
+def _heartbeats(storage: Any, trials: Sequence[optuna.Trial]) -> Iterator[None]:
+    """Record the claimed trials' heartbeats while they run, as ``study.optimize`` does.
 
-    Two commands that start at the same moment may both queue a point; the copy that started
-    later (by start time, then trial number) is pruned unrun.
+    So the trials of a killed worker are failed, and run again.
     """
-    trials = study.get_trials(deepcopy=False)
-    mine = trials[number]
-    order = (mine.datetime_start, number)
-    for other in trials:
-        if other.number == number or other.state not in (TrialState.COMPLETE, TrialState.RUNNING):
-            continue
-        if _key(_point_of(other)) != _key(params):
-            continue
-        if other.state == TrialState.COMPLETE or (other.datetime_start, other.number) < order:
-            return other.number
-    return None
+    import threading
+
+    if getattr(storage, "get_heartbeat_interval", lambda: None)() is None:
+        yield
+        return
+    stop = threading.Event()
+
+    def beat() -> None:
+        while True:
+            for trial in trials:
+                with contextlib.suppress(Exception):  # a late beat only risks a retry
+                    storage.record_heartbeat(trial._trial_id)
+            if stop.wait(storage.get_heartbeat_interval()):
+                return
+
+    thread = threading.Thread(target=beat, name="fairlit-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
-def _mean(values: Sequence[Any]) -> float:
-    """The mean over seeds; NaN if any seed's value is missing or NaN (never silently dropped)."""
-    numbers = [math.nan if v is None else float(v) for v in values]
-    return (
-        math.nan
-        if not numbers or any(math.isnan(v) for v in numbers)
-        else sum(numbers) / len(numbers)
-    )
+Claimed = list[tuple[optuna.Trial, dict[str, Any]]]
+
+
+def _claim_front(plan: StudyPlan, study: optuna.Study, carried: Claimed) -> Claimed:
+    """Claim queued points of one seed, up to one per gamma (``carried`` first)."""
+    group, mine = list(carried), {_key(p) for p in plan.points()}
+    carried.clear()
+    while len(group) < len(plan.values):
+        waiting = [t for t in study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
+                   if _key(_point_of(t)) in mine]  # fmt: skip
+        if not waiting or (group and int(_point_of(waiting[0])["seed"]) != group[0][1]["seed"]):
+            break
+        trial = study.ask()
+        try:
+            params = grid_point(plan, study, trial)
+        except optuna.TrialPruned:
+            study.tell(trial, state=TrialState.PRUNED)
+            continue
+        if group and params["seed"] != group[0][1]["seed"]:
+            carried.append((trial, params))  # another worker took the rest of this seed
+            break
+        group.append((trial, params))
+    return group
+
+
+def _run_front(
+    plan: StudyPlan,
+    study: optuna.Study,
+    state: _WorkerState,
+    report: Callable[[str], None],
+    storage: Any,
+    carried: Claimed,
+) -> list[optuna.Trial]:
+    """Train one seed's claimed points as one front and record a trial per point.
+
+    Returns:
+        The trials claimed (none when no point was left).
+
+    Raises:
+        KeyboardInterrupt: on Ctrl-C, after marking the trials failed; ``_Terminated`` on
+            SIGTERM, likewise.
+    """
+    group = _claim_front(plan, study, carried)
+    if not group:
+        return []
+    trials = [trial for trial, _ in group]
+    seed = int(group[0][1]["seed"])
+    folders = [_run_dir(plan, trial.number) for trial in trials]
+    for trial, folder in zip(trials, folders, strict=True):
+        for key, value in {"method": plan.method, "run_dir": str(folder.resolve()), "seed": seed,
+                           "front": [t.number for t in trials]}.items():  # fmt: skip
+            trial.set_user_attr(key, value)
+    start = time.perf_counter()
+    state.in_objective = True
+    try:
+        with _heartbeats(storage, trials):
+            rows = train_front(
+                plan.configs, plan.overrides, plan.param_key or "", [p[plan.param or ""] for _,
+                p in group], seed, folders, plan.probe, plan.probe_rows, plan.audit,
+            )  # fmt: skip
+    except BaseException as err:
+        interrupted = isinstance(err, _Terminated | KeyboardInterrupt | SystemExit)
+        status = "interrupted" if interrupted or state.terminated else "failed"
+        for trial in trials:
+            trial.set_user_attr("status", status)
+            trial.set_user_attr("error", f"{type(err).__name__}: {err}"[:2000])
+            trial.set_user_attr("traceback", traceback.format_exc()[-20000:])
+            study.tell(trial, state=TrialState.FAIL)
+        reason = "" if status == "interrupted" else f": {type(err).__name__}: {err}"
+        report(f"fairlit sweep: {status} front of trials {[t.number for t in trials]} "
+               f"({plan.method} seed={seed}){reason}")  # fmt: skip
+        if isinstance(err, SystemExit | KeyboardInterrupt):
+            raise KeyboardInterrupt from err
+        if isinstance(err, _Terminated):
+            raise
+        return trials
+    finally:
+        state.in_objective = False
+    # The front's wall time, shared by its members.
+    seconds = (time.perf_counter() - start) / len(trials)
+    for trial, row in zip(trials, rows, strict=True):
+        try:
+            study.tell(trial, record(plan, trial, {seed: row}, seconds))
+        except RuntimeError:
+            study.tell(trial, state=TrialState.FAIL)
+    return trials
 
 
 def _sampler(plan: StudyPlan, worker: int) -> optuna.samplers.BaseSampler:
@@ -260,6 +309,7 @@ def run_worker(
             )
             objective = _objective(plan, study, state, report)
             failures = 0
+            carried: Claimed = []
             while not state.terminated:
                 trials = study.get_trials(deepcopy=False)
                 if plan.mode == "grid":
@@ -281,6 +331,11 @@ def run_worker(
                         )
                         break
                 state.current = None
+                if plan.vectorize and plan.mode == "grid":
+                    for _ in _run_front(plan, study, state, report, storage, carried):
+                        if on_trial is not None:
+                            on_trial()
+                    continue
                 try:
                     study.optimize(objective, n_trials=1, catch=(Exception,))
                 except BaseException as err:
@@ -305,6 +360,8 @@ def run_worker(
                     failures = failures + 1 if last.state == TrialState.FAIL else 0
                 if on_trial is not None:
                     on_trial()
+            for trial, _ in carried:  # claimed for a front that will not run now
+                study.tell(trial, state=TrialState.FAIL)
             if state.terminated:
                 return 143
     return 0
