@@ -60,15 +60,16 @@ class _MemberLoss(nn.Module):
 
 
 def _reinitialize(module: nn.Module, seed: int) -> None:
-    """Draw every submodule's weights again from ``seed``, in module order.
-
-    For the bundled encoders: the weights of that encoder built after ``manual_seed(seed)``.
-    """
+    """Draw every submodule's weights again from ``seed``, in module order (see ``seeds``)."""
     torch.manual_seed(seed)
     for child in module.modules():
         reset = getattr(child, "reset_parameters", None)
         if callable(reset) and child is not module:
             reset()
+
+
+_EXPORTED = ("gamma", "num_groups", "num_classes", "prediction_samples", "threshold",
+             "sampling_seed")  # fmt: skip
 
 
 class FrontModel(FairModel):
@@ -92,7 +93,9 @@ class FrontModel(FairModel):
             element (Adam, SGD) so that members stay independent.
         lr_scheduler: Optional schedule of the step or epoch, as for the model (not
             ``ReduceLROnPlateau``).
-        seeds: Initialization seed of each member; ``None`` is ``0 .. K-1``.
+        seeds: Initialization seed of each member; ``None`` is ``s, s + 1, ...`` for the
+            seed ``s`` of the last ``torch.manual_seed`` (``seed_everything``): member 0 then
+            starts like the ordinary model of that seed, and another seed gives other members.
         sampling_seed: Seed of the random stream every member samples from (reseeded every
             step and evaluation, as for the model).
         prediction_samples: As for the model.
@@ -128,7 +131,9 @@ class FrontModel(FairModel):
         super().__init__()
         if not gammas:
             raise ValueError("gammas: give at least one member's gamma")
-        seeds = list(range(len(gammas))) if seeds is None else list(seeds)
+        if seeds is None:  # after seed_everything(s): s, s + 1, ...
+            seeds = [torch.initial_seed() + k for k in range(len(gammas))]
+        seeds = list(seeds)
         if len(seeds) != len(gammas):
             raise ValueError(f"seeds: one per gamma, got {len(seeds)} for {len(gammas)} gammas")
         members = []
@@ -428,16 +433,9 @@ class FrontModel(FairModel):
         checkpoint: dict[str, Any] = {
             "state_dict": {name: t.detach().cpu() for name, t in member.state_dict().items()},
             # The member's own arguments (Lightning's collected hparams also hold the front's).
-            "hyper_parameters": {
-                # What LightningCLI records for a subclass, so `fairlit test` rebuilds this one.
-                "_class_path": "fairlit.models.FairRepresentationModel",
-                "gamma": member.gamma,
-                "num_groups": member.num_groups,
-                "num_classes": member.num_classes,
-                "prediction_samples": member.prediction_samples,
-                "threshold": member.threshold,
-                "sampling_seed": self.sampling_seed,
-            },
+            # "_class_path": what LightningCLI records, so `fairlit test` rebuilds this class.
+            "hyper_parameters": {"_class_path": "fairlit.models.FairRepresentationModel"}
+            | {key: getattr(member, key) for key in _EXPORTED},
             "pytorch-lightning_version": pl.__version__,
             "epoch": self.current_epoch if self._trainer is not None else 0,
             "global_step": self.global_step if self._trainer is not None else 0,

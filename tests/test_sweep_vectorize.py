@@ -20,11 +20,12 @@ def _trials(out: Path) -> list[optuna.trial.FrozenTrial]:
     return optuna.load_study(study_name="sqnn@german", storage=storage).get_trials()
 
 
-def test_a_vectorized_grid_gives_the_trials_of_separate_runs(tmp_path, capsys):
+def test_a_vectorized_grid_gives_the_trials_of_separate_runs(tmp_path, recwarn):
     # configs/german.yaml: prediction_samples 32, an InverseTimeDecay schedule, no dropout.
     separate, vectorized = tmp_path / "separate", tmp_path / "vectorized"
     main(["sweep", "--config", GERMAN, "--out", str(separate), *ARGS])
     main(["sweep", "--config", GERMAN, "--out", str(vectorized), "--vectorize", *ARGS])
+    assert not [w for w in recwarn if "Heartbeat" in str(w.message)]  # the heartbeats are ours
     a = pd.read_csv(separate / "results.csv").set_index(["param", "seed"]).sort_index()
     b = pd.read_csv(vectorized / "results.csv").set_index(["param", "seed"]).sort_index()
     assert list(a.index) == list(b.index) and len(a) == 6

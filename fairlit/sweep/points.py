@@ -23,7 +23,12 @@ _PARAM_HIGH = 1e9
 
 
 def grid_point(plan: StudyPlan, study: optuna.Study, trial: optuna.Trial) -> dict[str, Any]:
-    """The queued grid point a trial took; raises ``TrialPruned`` for one not to run here."""
+    """The queued grid point a trial took.
+
+    Raises:
+        optuna.TrialPruned: for a trial that took no queued point, a point of another command
+            (queued again) or a point another trial took first.
+    """
     if not trial.user_attrs.get("queued"):
         # Another worker took the last queued point between our look and our ask.
         raise optuna.TrialPruned("no queued point left")

@@ -13,6 +13,7 @@ import re
 import signal
 import time
 import traceback
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -183,7 +184,9 @@ def _claim_front(plan: StudyPlan, study: optuna.Study, carried: Claimed) -> Clai
                    if _key(_point_of(t)) in mine]  # fmt: skip
         if not waiting or (group and int(_point_of(waiting[0])["seed"]) != group[0][1]["seed"]):
             break
-        trial = study.ask()
+        with warnings.catch_warnings():  # the heartbeats are ours (see _heartbeats)
+            warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to")
+            trial = study.ask()
         try:
             params = grid_point(plan, study, trial)
         except optuna.TrialPruned:
