@@ -32,6 +32,7 @@ from pytorch_lightning.cli import LRSchedulerCallable, OptimizerCallable
 from torch import Tensor, nn
 
 from fairlit.errors import ConfigurationError
+from fairlit.front_members import MemberLoss, member_checkpoint, reinitialize
 from fairlit.models import (
     EvaluatorFactory,
     FairModel,
@@ -45,31 +46,6 @@ from fairlit.optim import optimizers_and_schedule
 from fairlit.seeding import generator_state, reseed, set_generator_state
 
 __all__ = ["FrontModel"]
-
-
-class _MemberLoss(nn.Module):
-    """One member's task loss and penalty: what :func:`torch.func.vmap` runs per member."""
-
-    def __init__(self, model: FairRepresentationModel) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, batch: dict[str, Tensor], noise: Tensor | None) -> tuple[Tensor, Tensor]:
-        terms = self.model.loss_terms(batch, noise)
-        return terms["task_loss"], terms["penalty"]
-
-
-def _reinitialize(module: nn.Module, seed: int) -> None:
-    """Draw every submodule's weights again from ``seed``, in module order (see ``seeds``)."""
-    torch.manual_seed(seed)
-    for child in module.modules():
-        reset = getattr(child, "reset_parameters", None)
-        if callable(reset) and child is not module:
-            reset()
-
-
-_EXPORTED = ("gamma", "num_groups", "num_classes", "prediction_samples", "threshold",
-             "sampling_seed")  # fmt: skip
 
 
 class FrontModel(FairModel):
@@ -139,7 +115,7 @@ class FrontModel(FairModel):
         members = []
         for gamma, seed in zip(gammas, seeds, strict=True):
             member_encoder = copy.deepcopy(encoder)
-            _reinitialize(member_encoder, seed)  # the head continues the seeded stream
+            reinitialize(member_encoder, seed)  # the head continues the seeded stream
             members.append(
                 FairRepresentationModel(
                     member_encoder,
@@ -214,7 +190,7 @@ class FrontModel(FairModel):
         encoder = members[0].encoder
         # The stochastic layer's width, when the front draws its noise (see `training_noise`).
         self.noise_width = encoder.out_features if isinstance(encoder, StochasticEncoder) else None
-        wrapped = [_MemberLoss(member) for member in members]
+        wrapped = [MemberLoss(member) for member in members]
         params, buffers = torch.func.stack_module_state(wrapped)
         self.names = list(params)
         self.stacked = nn.ParameterList([nn.Parameter(params[name]) for name in self.names])
@@ -228,6 +204,8 @@ class FrontModel(FairModel):
         # for evaluation and export (see `members`).
         object.__setattr__(self, "_members", members)
         self._streams: list[Tensor] = []
+        self._train_sums: Tensor | None = None
+        self._train_rows = 0
 
     # -- the stacked weights -------------------------------------------------------------------
 
@@ -309,15 +287,23 @@ class FrontModel(FairModel):
         """Optimize the sum of the members' losses (each member's gradient stays its own)."""
         self._reseed(0, self.global_step)
         loss, _, _ = self.member_losses(batch, self.training_noise(batch))
-        size = len(batch["y"])
-        self.log_dict(
-            {f"train/m{k}/loss": value for k, value in enumerate(loss.detach())},
-            on_step=False,
-            on_epoch=True,
-            batch_size=size,
-            sync_dist=True,
+        # A running sum, logged per epoch: K log calls a step cost more than the step itself.
+        rows = len(batch["y"])
+        self._train_sums = loss.detach() * rows + (
+            0 if self._train_sums is None else self._train_sums
         )
+        self._train_rows += rows
         return loss.sum()
+
+    def on_train_epoch_start(self) -> None:
+        """Reset the running sums of the members' losses."""
+        self._train_sums, self._train_rows = None, 0
+
+    def on_train_epoch_end(self) -> None:
+        """Log every member's epoch mean loss, ``train/m{k}/loss``."""
+        if self._train_sums is not None:
+            means = self._train_sums / self._train_rows
+            self.log_dict({f"train/m{k}/loss": v for k, v in enumerate(means)}, sync_dist=True)
 
     def configure_optimizers(self) -> Any:
         """The optimizer over the stacked parameters, and the schedule if there is one.
@@ -429,19 +415,8 @@ class FrontModel(FairModel):
         """
         if not 0 <= k < len(self._members):
             raise IndexError(f"member {k} does not exist; the front has {len(self._members)}")
-        member = self.members()[k]
-        checkpoint: dict[str, Any] = {
-            "state_dict": {name: t.detach().cpu() for name, t in member.state_dict().items()},
-            # The member's own arguments (Lightning's collected hparams also hold the front's).
-            # "_class_path": what LightningCLI records, so `fairlit test` rebuilds this class.
-            "hyper_parameters": {"_class_path": "fairlit.models.FairRepresentationModel"}
-            | {key: getattr(member, key) for key in _EXPORTED},
-            "pytorch-lightning_version": pl.__version__,
-            "epoch": self.current_epoch if self._trainer is not None else 0,
-            "global_step": self.global_step if self._trainer is not None else 0,
-        }
-        if datamodule is not None:
-            checkpoint[type(datamodule).__qualname__] = datamodule.state_dict()
+        epoch, step = (self.current_epoch, self.global_step) if self._trainer else (0, 0)
+        checkpoint = member_checkpoint(self.members()[k], epoch, step, datamodule)
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         torch.save(checkpoint, path)
