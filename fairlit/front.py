@@ -332,6 +332,7 @@ class FrontModel(FairModel):
         self._streams = [start.clone() for _ in self._members]
         for member in self.members():
             member.eval()
+            member.evaluator.reset(stage)  # fresh states (see the model's evaluation hooks)
 
     def on_validation_epoch_start(self) -> None:
         """Load the members' current weights, and seed the evaluation stream."""

@@ -280,12 +280,18 @@ class FairRepresentationModel(FairModel):
         self._reseed(0, self.global_step)
 
     def on_validation_epoch_start(self) -> None:
-        """Seed the evaluation stream, so every evaluation samples the same way."""
+        """Seed the evaluation stream, so every evaluation samples the same way.
+
+        The metrics start from fresh states: under ``ddp_spawn`` on a CPU, the states built
+        before the processes started are shared memory, which every process would add into.
+        """
         self._reseed(1)
+        self.evaluator.reset("val")
 
     def on_test_epoch_start(self) -> None:
-        """Seed the evaluation stream (see :meth:`on_validation_epoch_start`)."""
+        """Seed the evaluation stream, and start the metrics afresh (see the validation hook)."""
         self._reseed(1)
+        self.evaluator.reset("test")
 
     def on_predict_epoch_start(self) -> None:
         """Seed the evaluation stream (see :meth:`on_validation_epoch_start`)."""
