@@ -19,7 +19,12 @@ def test_device_check_runs_tiny_on_this_machine(tmp_path):
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     report = json.loads((out / "report.json").read_text())
-    assert report["checks"] == {"ddp_equals_single_device": True, "deterministic": True}
+    assert report["checks"] == {
+        "ddp_equals_single_device": True,
+        "deterministic": True,
+        "front_runs": True,
+    }
+    assert 0.5 < report["front"]["test/accuracy"] <= 1.0  # its member 0's
     assert all(run["ok"] for run in report["fits"].values())
     assert {entry["kernel"] for entry in report["joint"]} == {"matmul", "autograd"}
     text = (out / "report.md").read_text()
