@@ -49,8 +49,15 @@ GAMMA = 0.5
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "adult.yaml"
 
 
-def time_fairlit(epochs: int, batch_size: int) -> float:
-    """Build model, data and Trainer from configs/adult.yaml through the CLI, as a user would."""
+def _direct(fit):
+    return fit()
+
+
+def time_fairlit(epochs: int, batch_size: int, run=_direct) -> float:
+    """Build model, data and Trainer from configs/adult.yaml through the CLI, as a user would.
+
+    ``run`` calls the fit (``benchmarks/step_profile.py`` profiles it there).
+    """
     with tempfile.TemporaryDirectory() as root, warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="LightningCLI's args parameter")
         cli = build_cli(
@@ -75,7 +82,7 @@ def time_fairlit(epochs: int, batch_size: int) -> float:
         )
         cli.datamodule.setup("fit")  # parsing is not training: the hand loop gets it ready-made too
         start = time.perf_counter()
-        cli.trainer.fit(cli.model, datamodule=cli.datamodule)
+        run(lambda: cli.trainer.fit(cli.model, datamodule=cli.datamodule))
         return time.perf_counter() - start
 
 
@@ -157,13 +164,13 @@ class _Minimal:
         return Minimal()
 
 
-def time_lightning(dm: AdultDataModule, epochs: int) -> float:
+def time_lightning(dm: AdultDataModule, epochs: int, run=_direct) -> float:
     from _common import bare_trainer
 
     trainer = bare_trainer(epochs, accelerator="cpu")
     model = _Minimal.make(dm)
     start = time.perf_counter()
-    trainer.fit(model, train_dataloaders=dm.train_dataloader())
+    run(lambda: trainer.fit(model, train_dataloaders=dm.train_dataloader()))
     return time.perf_counter() - start
 
 
