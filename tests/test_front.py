@@ -330,8 +330,7 @@ def test_two_gloo_processes_give_every_member_the_single_process_step(gloo_ranks
 
 @pytest.mark.ddp
 def test_a_front_fits_under_ddp_spawn_and_tests_like_one_process(tmp_path):
-    # Float64: interleaved shards batch other rows together than one process does, and in
-    # float32 a firing probability within rounding of 0.5 can flip a thresholded bit.
+    # In float64 (64-true): the members, kept outside the module tree, follow the front's dtype.
     dm = GermanDataModule(batch_size=32, eval_batch_size=50, test_fraction=0.301)
     common = {"logger": False, "enable_progress_bar": False, "enable_model_summary": False,
               "accelerator": "cpu", "default_root_dir": tmp_path, "precision": "64-true"}  # fmt: skip
