@@ -175,12 +175,26 @@ class FairlitCLI(LightningCLI):
                 configs = self.config[self.subcommand].get("config") or []
                 names = " ".join(f"--config {getattr(c, 'relative', c)}" for c in configs)
             lines.append(f"fairlit: evaluate it with: fairlit test {names} --ckpt_path {best}")
-            lines.append(f"fairlit: predict with:     fairlit predict {names} --ckpt_path {best}")
+            if hasattr(self.model, "export_member"):  # a front scores through its members
+                lines.append("fairlit: predict with a member: FrontModel.export_member(k, path), "
+                             "then fairlit predict --ckpt_path path")  # fmt: skip
+            else:
+                lines.append(
+                    f"fairlit: predict with:     fairlit predict {names} --ckpt_path {best}"
+                )
         _print("\n".join(lines))
 
     def before_fit(self) -> None:
-        """Say so when the configuration trains nothing, or when its rows are weighted."""
+        """Say so when the configuration trains nothing, or when its rows are weighted.
+
+        Raises:
+            ConfigurationError: from a model's ``check_trainer`` (a front and gradient
+                clipping), before the Trainer prints anything.
+        """
         trainer = self.trainer
+        check = getattr(self.model, "check_trainer", None)
+        if callable(check):
+            check(trainer)
         weights = getattr(self.datamodule, "weighted_by", None)
         if weights:
             _print(

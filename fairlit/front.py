@@ -48,6 +48,13 @@ from fairlit.seeding import generator_state, reseed, set_generator_state
 __all__ = ["FrontModel"]
 
 
+_PLATEAU = (
+    "FrontModel: ReduceLROnPlateau would lower every member's learning rate on one monitored "
+    "metric, which couples them; set model.init_args.lr_scheduler to a schedule of the step or "
+    "epoch, or null"
+)
+
+
 class FrontModel(FairModel):
     r"""K :class:`~fairlit.models.FairRepresentationModel` members, one per ``gamma``, trained at once.
 
@@ -147,7 +154,7 @@ class FrontModel(FairModel):
 
         Raises:
             ValueError: for an empty ``gammas`` or a gamma outside ``[0, 1]``.
-            ConfigurationError: for the joint MI estimator.
+            ConfigurationError: for the joint MI estimator or ``ReduceLROnPlateau``.
         """
         if not gammas:
             raise ValueError("gammas: give at least one member's gamma")
@@ -186,6 +193,10 @@ class FrontModel(FairModel):
         self.num_groups, self.num_classes = members[0].num_groups, members[0].num_classes
         self.optimizer_factory = optimizer
         self.lr_scheduler_factory = lr_scheduler
+        if lr_scheduler is not None:  # refuse now, not after the Trainer has started
+            probe = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+            if isinstance(lr_scheduler(probe), torch.optim.lr_scheduler.ReduceLROnPlateau):
+                raise ConfigurationError(_PLATEAU)
         self.sampling_seed = sampling_seed
         encoder = members[0].encoder
         # The stochastic layer's width, when the front draws its noise (see `training_noise`).
@@ -232,15 +243,19 @@ class FrontModel(FairModel):
     # -- training ------------------------------------------------------------------------------
 
     def on_fit_start(self) -> None:
-        """Refuse what would couple the members.
+        """Refuse what would couple the members (see :meth:`check_trainer`)."""
+        self.check_trainer(self.trainer)
+
+    def check_trainer(self, trainer: pl.Trainer) -> None:
+        """Refuse Trainer settings that would couple the members (the CLI asks before fitting).
 
         Raises:
             ConfigurationError: for ``gradient_clip_val``.
         """
-        if self.trainer.gradient_clip_val:
+        if trainer.gradient_clip_val:
             raise ConfigurationError(
-                "FrontModel: gradient_clip_val clips by a norm over every member's gradients, "
-                "which couples them; clip per member is not supported, leave it unset"
+                "FrontModel: trainer.gradient_clip_val clips by a norm over every member's "
+                "gradients, which couples them; clip per member is not supported, leave it unset"
             )
 
     def _reseed(self, *stream: int) -> None:
@@ -316,10 +331,7 @@ class FrontModel(FairModel):
         )
         schedule = configured.get("lr_scheduler", {}) if isinstance(configured, dict) else {}
         if isinstance(schedule.get("scheduler"), torch.optim.lr_scheduler.ReduceLROnPlateau):
-            raise ConfigurationError(
-                "FrontModel: ReduceLROnPlateau would lower every member's learning rate on one "
-                "monitored metric, which couples them; use a schedule of the step or epoch"
-            )
+            raise ConfigurationError(_PLATEAU)
         return configured
 
     # -- evaluation ----------------------------------------------------------------------------

@@ -175,7 +175,29 @@ def test_a_step_schedule_is_every_members_own_and_a_metric_driven_one_is_refused
         _stochastic(dm), lr_scheduler=torch.optim.lr_scheduler.ReduceLROnPlateau
     )
     with pytest.raises(ConfigurationError, match="ReduceLROnPlateau"):
-        tiny_trainer(max_steps=1).fit(FrontModel.from_model(plateau, [0.5]), datamodule=dm)
+        FrontModel.from_model(plateau, [0.5])  # refused at once, before any Trainer starts
+
+
+@pytest.mark.parametrize(
+    ("option", "key"),
+    [("--model.init_args.lr_scheduler=torch.optim.lr_scheduler.ReduceLROnPlateau",
+      "model.init_args.lr_scheduler"),
+     ("--trainer.gradient_clip_val=1.0", "trainer.gradient_clip_val")],
+)  # fmt: skip
+def test_the_command_line_refuses_couplings_before_the_trainer_starts(
+    capsys, quiet_args, option, key
+):
+    from pathlib import Path
+
+    configs = Path(__file__).resolve().parents[1] / "configs"
+    with pytest.raises(SystemExit) as info:
+        main(["fit", "--config", str(configs / "german.yaml"), "--config",
+              str(configs / "model" / "front.yaml"), option, *quiet_args])  # fmt: skip
+    err = capsys.readouterr().err.strip().splitlines()
+    assert info.value.code == 2 and len(err) <= 3, err
+    assert not any("GPU available" in line for line in err)  # before the Trainer's start-up
+    [message] = [line for line in err if line.startswith("fairlit fit: error:")]
+    assert key in message
 
 
 def test_a_stochastic_front_trains_evaluates_per_member_and_exports(tmp_path, capsys):

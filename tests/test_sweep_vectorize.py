@@ -79,3 +79,48 @@ def test_two_vectorized_workers_train_each_point_once(tmp_path):
     for trial in trials:
         members = [trials[n] for n in trial.user_attrs["front"]]
         assert {m.params["seed"] for m in members} == {trial.params["seed"]}
+
+
+@pytest.mark.parametrize(
+    ("override", "key"),
+    [
+        ("--model.init_args.lr_scheduler=torch.optim.lr_scheduler.ReduceLROnPlateau",
+         "model.init_args.lr_scheduler.class_path"),
+        ("--model.init_args.regularizer.init_args.estimator=joint",
+         "model.init_args.regularizer.init_args.estimator"),
+        ("--trainer.gradient_clip_val=1.0", "trainer.gradient_clip_val"),
+    ],
+)  # fmt: skip
+def test_what_a_front_cannot_train_is_refused_before_any_trial(tmp_path, capsys, override, key):
+    out = tmp_path / "o"
+    with pytest.raises(SystemExit) as info:
+        main(["sweep", "--config", GERMAN, "--out", str(out), "--vectorize", override])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert info.value.code == 2 and len(err) == 1, err
+    assert key in err[0] and "--vectorize" in err[0]
+    assert not out.exists()  # nothing queued, nothing run
+
+
+def test_a_point_carried_to_the_next_front_is_run_not_failed(tmp_path, monkeypatch):
+    # Another worker took the rest of seed 0 while this one claimed: the claim of a seed-1
+    # point is carried to the next front. The worker must run it even when nothing else is
+    # waiting any more (it used to stop and fail it).
+    import fairlit.sweep.worker as worker_module
+
+    real = worker_module._claim_front
+    calls = []
+
+    def claim(plan, study, carried):
+        group = real(plan, study, carried)
+        if not calls and len(group) > 1:  # carry the first front's last point
+            carried.append(group.pop())
+        calls.append([params for _, params in group])
+        return group
+
+    monkeypatch.setattr(worker_module, "_claim_front", claim)
+    out = tmp_path / "sw"
+    main(["sweep", "--config", GERMAN, "--out", str(out), "--vectorize", "--gammas", "0,0.5",
+          "--seeds", "0", "--trainer.max_epochs=1", "--no_progress", "--no_probe"])  # fmt: skip
+    trials = _trials(out)
+    assert sorted(t.state.name for t in trials) == ["COMPLETE", "COMPLETE"]
+    assert len(calls) >= 2 and calls[1] == [{"gamma": 0.5, "seed": 0}]

@@ -175,6 +175,12 @@ def _heartbeats(storage: Any, trials: Sequence[optuna.Trial]) -> Iterator[None]:
 Claimed = list[tuple[optuna.Trial, dict[str, Any]]]
 
 
+def _tell_failed(study: optuna.Study, trial: optuna.Trial) -> None:
+    """Mark a claimed trial failed (so a rerun takes its point), unless it is finished."""
+    with contextlib.suppress(Exception):  # e.g. failed meanwhile as stale
+        study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
+
+
 def _claim_front(plan: StudyPlan, study: optuna.Study, carried: Claimed) -> Claimed:
     """Claim queued points of one seed, up to one per gamma (``carried`` first)."""
     group, mine = list(carried), {_key(p) for p in plan.points()}
@@ -229,7 +235,8 @@ def _run_front(
     start = time.perf_counter()
     state.in_objective = True
     try:
-        with _heartbeats(storage, trials):
+        # The carried point of the next front is claimed too: its heartbeat goes on.
+        with _heartbeats(storage, [*trials, *(trial for trial, _ in carried)]):
             rows = train_front(
                 plan.configs, plan.overrides, plan.param_key or "", [p[plan.param or ""] for _,
                 p in group], seed, folders, plan.probe, plan.probe_rows, plan.audit,
@@ -241,7 +248,7 @@ def _run_front(
             trial.set_user_attr("status", status)
             trial.set_user_attr("error", f"{type(err).__name__}: {err}"[:2000])
             trial.set_user_attr("traceback", traceback.format_exc()[-20000:])
-            study.tell(trial, state=TrialState.FAIL)
+            _tell_failed(study, trial)
         reason = "" if status == "interrupted" else f": {type(err).__name__}: {err}"
         report(f"fairlit sweep: {status} front of trials {[t.number for t in trials]} "
                f"({plan.method} seed={seed}){reason}")  # fmt: skip
@@ -252,13 +259,18 @@ def _run_front(
         return trials
     finally:
         state.in_objective = False
-    # The front's wall time, shared by its members.
+    # The front's wall time, divided among its members.
     seconds = (time.perf_counter() - start) / len(trials)
     for trial, row in zip(trials, rows, strict=True):
         try:
-            study.tell(trial, record(plan, trial, {seed: row}, seconds))
+            values = record(plan, trial, {seed: row}, seconds)
         except RuntimeError:
-            study.tell(trial, state=TrialState.FAIL)
+            _tell_failed(study, trial)
+            continue
+        try:
+            study.tell(trial, values, skip_if_finished=True)
+        except Exception:  # e.g. failed meanwhile as stale: the point runs again
+            _tell_failed(study, trial)
     return trials
 
 
@@ -311,60 +323,76 @@ def run_worker(
                 study_name=plan.name, storage=storage, sampler=_sampler(plan, worker)
             )
             objective = _objective(plan, study, state, report)
-            failures = 0
             carried: Claimed = []
-            while not state.terminated:
-                trials = study.get_trials(deepcopy=False)
-                if plan.mode == "grid":
-                    mine = {_key(p) for p in plan.points()}
-                    waiting = [t for t in trials if t.state == TrialState.WAITING]
-                    if not any(_key(_point_of(t)) in mine for t in waiting):
-                        break
-                else:
-                    counted = [
-                        t
-                        for t in trials
-                        if t.state in (TrialState.COMPLETE, TrialState.RUNNING, TrialState.WAITING)
-                    ]
-                    if len(counted) >= plan.n_trials:
-                        break
-                    if failures >= 3:
-                        report(
-                            f"fairlit sweep: study '{plan.name}': 3 trials in a row failed; stopping its search"
-                        )
-                        break
-                state.current = None
-                if plan.vectorize and plan.mode == "grid":
-                    for _ in _run_front(plan, study, state, report, storage, carried):
-                        if on_trial is not None:
-                            on_trial()
-                    continue
-                try:
-                    study.optimize(objective, n_trials=1, catch=(Exception,))
-                except BaseException as err:
-                    # Ctrl-C inside Lightning exits through SystemExit, which Optuna does not
-                    # catch: fail the trial, so a rerun takes it again.
-                    if state.current is not None:
-                        with contextlib.suppress(Exception):
-                            study.tell(state.current, state=TrialState.FAIL, skip_if_finished=True)
-                    if isinstance(err, SystemExit | KeyboardInterrupt):
-                        raise KeyboardInterrupt from err
-                    if isinstance(err, _Terminated):
-                        raise
-                    # E.g. the trial was failed meanwhile as stale (its heartbeat was late):
-                    # the point runs again on the next command; this worker goes on.
-                    report(f"fairlit sweep: trial {state.current}: {type(err).__name__}: {err}")
-                    failures += 1
-                    if failures >= 3:
-                        raise
-                    continue
-                if state.current is not None:
-                    last = study.get_trials(deepcopy=False)[state.current]
-                    failures = failures + 1 if last.state == TrialState.FAIL else 0
-                if on_trial is not None:
-                    on_trial()
-            for trial, _ in carried:  # claimed for a front that will not run now
-                study.tell(trial, state=TrialState.FAIL)
+            try:
+                _take_points(plan, study, state, objective, report, storage, carried, on_trial)
+            finally:
+                for trial, _ in carried:  # claimed for a front that will not run now
+                    _tell_failed(study, trial)
             if state.terminated:
                 return 143
     return 0
+
+
+def _take_points(
+    plan: StudyPlan,
+    study: optuna.Study,
+    state: _WorkerState,
+    objective: Callable[[optuna.Trial], Sequence[float]],
+    report: Callable[[str], None],
+    storage: Any,
+    carried: Claimed,
+    on_trial: Callable[[], object] | None,
+) -> None:
+    """One plan's part of :func:`run_worker`: run its points until none is left."""
+    failures = 0
+    while not state.terminated:
+        trials = study.get_trials(deepcopy=False)
+        if plan.mode == "grid":
+            mine = {_key(p) for p in plan.points()}
+            waiting = [t for t in trials if t.state == TrialState.WAITING]
+            if not carried and not any(_key(_point_of(t)) in mine for t in waiting):
+                break
+        else:
+            counted = [
+                t
+                for t in trials
+                if t.state in (TrialState.COMPLETE, TrialState.RUNNING, TrialState.WAITING)
+            ]
+            if len(counted) >= plan.n_trials:
+                break
+            if failures >= 3:
+                report(
+                    f"fairlit sweep: study '{plan.name}': 3 trials in a row failed; stopping its search"
+                )
+                break
+        state.current = None
+        if plan.vectorize and plan.mode == "grid":
+            for _ in _run_front(plan, study, state, report, storage, carried):
+                if on_trial is not None:
+                    on_trial()
+            continue
+        try:
+            study.optimize(objective, n_trials=1, catch=(Exception,))
+        except BaseException as err:
+            # Ctrl-C inside Lightning exits through SystemExit, which Optuna does not
+            # catch: fail the trial, so a rerun takes it again.
+            if state.current is not None:
+                with contextlib.suppress(Exception):
+                    study.tell(state.current, state=TrialState.FAIL, skip_if_finished=True)
+            if isinstance(err, SystemExit | KeyboardInterrupt):
+                raise KeyboardInterrupt from err
+            if isinstance(err, _Terminated):
+                raise
+            # E.g. the trial was failed meanwhile as stale (its heartbeat was late):
+            # the point runs again on the next command; this worker goes on.
+            report(f"fairlit sweep: trial {state.current}: {type(err).__name__}: {err}")
+            failures += 1
+            if failures >= 3:
+                raise
+            continue
+        if state.current is not None:
+            last = study.get_trials(deepcopy=False)[state.current]
+            failures = failures + 1 if last.state == TrialState.FAIL else 0
+        if on_trial is not None:
+            on_trial()
