@@ -55,7 +55,7 @@ def _model(dm: GermanDataModule) -> FairRepresentationModel:
     return FairRepresentationModel(encoder, regularizer=MutualInformationRegularizer, gamma=0.5)
 
 
-def test_ddp_spawn_test_metrics_equal_single_process(tmp_path):
+def test_ddp_spawn_test_metrics_equal_single_process(tmp_path, clean_spawn_exit):
     # 301 test rows over 2 processes: unequal shards (150 / 151 rows), nothing is padded.
     # Batches of 50 make every batch hold the same rows in both runs (0-50, ..., 250-300,
     # 300-301): a matrix product's last bit depends on the batch it is computed in, and a
@@ -76,7 +76,7 @@ def test_ddp_spawn_test_metrics_equal_single_process(tmp_path):
     single = pl.Trainer(devices=1, **common).test(
         _model(dm), datamodule=dm, ckpt_path=ckpt, verbose=False
     )[0]
-    spawn = pl.Trainer(devices=2, strategy="ddp_spawn", **common)
+    spawn = pl.Trainer(devices=2, strategy="ddp_spawn", callbacks=[clean_spawn_exit], **common)
     multi = spawn.test(_model(dm), datamodule=dm, ckpt_path=ckpt, verbose=False)[0]
     keys = [
         "test/accuracy",

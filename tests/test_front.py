@@ -351,7 +351,7 @@ def test_two_gloo_processes_give_every_member_the_single_process_step(gloo_ranks
 
 
 @pytest.mark.ddp
-def test_a_front_fits_under_ddp_spawn_and_tests_like_one_process(tmp_path):
+def test_a_front_fits_under_ddp_spawn_and_tests_like_one_process(tmp_path, clean_spawn_exit):
     # In float64 (64-true): the members, kept outside the module tree, follow the front's dtype.
     dm = GermanDataModule(batch_size=32, eval_batch_size=50, test_fraction=0.301)
     common = {"logger": False, "enable_progress_bar": False, "enable_model_summary": False,
@@ -363,11 +363,12 @@ def test_a_front_fits_under_ddp_spawn_and_tests_like_one_process(tmp_path):
                                       inference="threshold")  # fmt: skip
         return FrontModel(encoder, [0.0, 0.7], regularizer=MutualInformationRegularizer)
 
-    spawn = pl.Trainer(devices=2, strategy="ddp_spawn", max_steps=4, **common)
+    spawn = pl.Trainer(devices=2, strategy="ddp_spawn", max_steps=4,
+                       callbacks=[clean_spawn_exit], **common)  # fmt: skip
     spawn.fit(front(), datamodule=dm)
     ckpt = spawn.checkpoint_callback.best_model_path
     assert torch.load(ckpt, weights_only=False)["global_step"] == 4
-    multi = pl.Trainer(devices=2, strategy="ddp_spawn", **common)
+    multi = pl.Trainer(devices=2, strategy="ddp_spawn", callbacks=[clean_spawn_exit], **common)
     [two] = multi.test(front(), datamodule=dm, ckpt_path=ckpt, verbose=False)
     single = pl.Trainer(devices=1, enable_checkpointing=False, **common)
     [one] = single.test(front(), datamodule=dm, ckpt_path=ckpt, verbose=False)

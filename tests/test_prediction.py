@@ -172,7 +172,7 @@ def test_preprocessing_from_names_a_missing_or_foreign_checkpoint(tmp_path):
 
 
 @pytest.mark.ddp
-def test_ddp_predict_writes_each_row_once_in_order(tmp_path, tiny_trainer):
+def test_ddp_predict_writes_each_row_once_in_order(tmp_path, tiny_trainer, clean_spawn_exit):
     dm = GermanDataModule(eval_batch_size=37)  # 300 test rows: uneven batches on each rank
     model = FairRepresentationModel(HybridBinaryEncoder(dm.num_features, 8, inference="threshold"))
     trainer = tiny_trainer(callbacks=[PredictionWriter(output_dir=str(tmp_path / "one"))])
@@ -183,7 +183,7 @@ def test_ddp_predict_writes_each_row_once_in_order(tmp_path, tiny_trainer):
     two = tiny_trainer(
         devices=2,
         strategy="ddp_spawn",
-        callbacks=[PredictionWriter(output_dir=str(tmp_path / "two"))],
+        callbacks=[PredictionWriter(output_dir=str(tmp_path / "two")), clean_spawn_exit],
     )
     two.predict(model, datamodule=dm, ckpt_path=tmp_path / "model.ckpt", return_predictions=False)
     assert sorted(p.name for p in (tmp_path / "two").iterdir()) == ["predictions.csv"]
