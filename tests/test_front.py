@@ -377,3 +377,20 @@ def test_a_front_fits_under_ddp_spawn_and_tests_like_one_process(tmp_path, clean
                      "mi_factorized_bits"):  # fmt: skip
             key = f"test/m{k}/{name}"
             assert two[key] == pytest.approx(one[key], abs=1e-6), key
+
+
+def test_sample_weights_reach_every_members_loss_and_seeds_follow_the_global_seed():
+    torch.manual_seed(7)
+    encoder = HybridBinaryEncoder(5, 6, hidden_features=(8,))
+    front = FrontModel(encoder, [0.3, 0.8], regularizer=MutualInformationRegularizer)
+    assert front.seeds == [7, 8]  # after seed_everything(7): 7, 8, ...
+    gen = torch.Generator().manual_seed(0)
+    batch = {"x": torch.randn(20, 5, generator=gen), "y": torch.randint(0, 2, (20,), generator=gen),
+             "s": torch.randint(0, 2, (20,), generator=gen),
+             "w": torch.rand(20, generator=gen) + 0.1}  # fmt: skip
+    noise = torch.rand(20, 6, generator=gen)
+    losses, _, _ = front.member_losses(batch, noise)
+    unweighted = {key: value for key, value in batch.items() if key != "w"}
+    for k, member in enumerate(front.members()):
+        torch.testing.assert_close(losses[k], member.loss_terms(batch, noise)["loss"])
+        assert not torch.allclose(losses[k], member.loss_terms(unweighted, noise)["loss"])
