@@ -112,8 +112,6 @@ class FrontModel(FairModel):
         evaluator: EvaluatorFactory | None = None,
     ) -> None:
         super().__init__()
-        if not gammas:
-            raise ValueError("gammas: give at least one member's gamma")
         if seeds is None:  # after seed_everything(s): s, s + 1, ...
             seeds = [torch.initial_seed() + k for k in range(len(gammas))]
         seeds = list(seeds)
@@ -156,8 +154,6 @@ class FrontModel(FairModel):
             ValueError: for an empty ``gammas`` or a gamma outside ``[0, 1]``.
             ConfigurationError: for the joint MI estimator or ``ReduceLROnPlateau``.
         """
-        if not gammas:
-            raise ValueError("gammas: give at least one member's gamma")
         members = []
         for gamma in gammas:
             if isinstance(gamma, bool) or not 0.0 <= float(gamma) <= 1.0:
@@ -182,7 +178,14 @@ class FrontModel(FairModel):
         sampling_seed: int | None,
         seeds: list[int] | None,
     ) -> None:
-        """Stack the members' weights into this module's parameters and buffers."""
+        """Stack the members' weights into this module's parameters and buffers.
+
+        Raises:
+            ValueError: for no member.
+            ConfigurationError: for the joint MI estimator or ``ReduceLROnPlateau``.
+        """
+        if not members:
+            raise ValueError("gammas: give at least one member's gamma")
         if getattr(members[0].regularizer, "estimator", None) == "joint":
             raise ConfigurationError(
                 "FrontModel cannot run the joint MI estimator under vmap (its custom kernel has "
@@ -215,8 +218,6 @@ class FrontModel(FairModel):
         # for evaluation and export (see `members`).
         object.__setattr__(self, "_members", members)
         self._streams: list[Tensor] = []
-        self._train_sums: Tensor | None = None
-        self._train_rows = 0
 
     # -- the stacked weights -------------------------------------------------------------------
 
@@ -302,37 +303,18 @@ class FrontModel(FairModel):
         """Optimize the sum of the members' losses (each member's gradient stays its own)."""
         self._reseed(0, self.global_step)
         loss, _, _ = self.member_losses(batch, self.training_noise(batch))
-        # A running sum, logged per epoch: K log calls a step cost more than the step itself.
-        rows = len(batch["y"])
-        self._train_sums = loss.detach() * rows + (
-            0 if self._train_sums is None else self._train_sums
-        )
-        self._train_rows += rows
+        self.add_epoch_losses(loss, len(batch["y"]))
         return loss.sum()
 
-    def on_train_epoch_start(self) -> None:
-        """Reset the running sums of the members' losses."""
-        self._train_sums, self._train_rows = None, 0
-
-    def on_train_epoch_end(self) -> None:
-        """Log every member's epoch mean loss, ``train/m{k}/loss``."""
-        if self._train_sums is not None:
-            means = self._train_sums / self._train_rows
-            self.log_dict({f"train/m{k}/loss": v for k, v in enumerate(means)}, sync_dist=True)
+    def epoch_loss_names(self) -> list[str]:
+        """Every member's epoch mean loss, ``train/m{k}/loss``."""
+        return [f"train/m{k}/loss" for k in range(len(self.gammas))]
 
     def configure_optimizers(self) -> Any:
-        """The optimizer over the stacked parameters, and the schedule if there is one.
-
-        Raises:
-            ConfigurationError: for ``ReduceLROnPlateau`` (one metric would drive every member).
-        """
-        configured = optimizers_and_schedule(
+        """The optimizer over the stacked parameters, and the schedule if there is one."""
+        return optimizers_and_schedule(
             self.optimizer_factory, self.lr_scheduler_factory, self.parameters()
         )
-        schedule = configured.get("lr_scheduler", {}) if isinstance(configured, dict) else {}
-        if isinstance(schedule.get("scheduler"), torch.optim.lr_scheduler.ReduceLROnPlateau):
-            raise ConfigurationError(_PLATEAU)
-        return configured
 
     # -- evaluation ----------------------------------------------------------------------------
 

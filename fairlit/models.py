@@ -13,7 +13,6 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
-import pytorch_lightning as pl
 import torch
 from jsonargparse.typing import ClosedUnitInterval, OpenUnitInterval
 from pytorch_lightning.cli import LRSchedulerCallable, OptimizerCallable
@@ -21,6 +20,7 @@ from torch import Tensor
 
 from fairlit.evaluation import Evaluator
 from fairlit.losses import penalty, task_loss
+from fairlit.model_base import FairModel
 from fairlit.nn import Encoder, EncoderOutput, Head, TaskHead
 from fairlit.optim import optimizers_and_schedule
 from fairlit.regularizers import NoRegularizer, Regularizer
@@ -42,15 +42,6 @@ class NonFiniteLossError(FloatingPointError):
 
 def _adam(params: Any) -> torch.optim.Optimizer:
     return torch.optim.Adam(params, lr=1e-3)
-
-
-class FairModel(pl.LightningModule):
-    """Base of the LightningModules the command line builds (``--model``).
-
-    A subclass takes ``encoder``, ``num_groups`` and ``num_classes``, which the command line
-    links from the data: :class:`FairRepresentationModel` (one model) and
-    :class:`~fairlit.front.FrontModel` (a front of them, one per gamma).
-    """
 
 
 class FairRepresentationModel(FairModel):
@@ -195,8 +186,6 @@ class FairRepresentationModel(FairModel):
         self.prediction_samples = prediction_samples
         # Epoch index of the weights loaded from a checkpoint (read by FairnessReport).
         self.checkpoint_epoch: int | None = None
-        self._train_sums: Tensor | None = None
-        self._train_rows = 0
         self.threshold = float(threshold)
         self.evaluator = (evaluator or Evaluator)(num_classes, num_groups, width)
         self.evaluator.set_threshold(self.threshold)
@@ -334,14 +323,9 @@ class FairRepresentationModel(FairModel):
                 f"{bad or ['the weighted sum']}. Lower the learning rate or check the input "
                 "features for extreme values."
             )
-        # Running sums instead of three self.log calls per step: Lightning's per-call
-        # bookkeeping cost more than this model's forward and backward pass.
         values = torch.stack([terms[k].detach() for k in _TRAIN_TERMS])
         size = len(batch["y"])
-        self._train_sums = (
-            self._train_sums + values * size if self._train_sums is not None else values * size
-        )
-        self._train_rows += size
+        self.add_epoch_losses(values, size)
         trainer: Any = self._trainer  # log_every_n_steps is set by Lightning, undeclared on Trainer
         every = trainer.log_every_n_steps if trainer is not None else 1
         if (self.global_step + 1) % max(every, 1) == 0:
@@ -356,19 +340,9 @@ class FairRepresentationModel(FairModel):
             )
         return terms["loss"]
 
-    def on_train_epoch_start(self) -> None:
-        """Reset the running sums of the training loss terms."""
-        self._train_sums, self._train_rows = None, 0
-
-    def on_train_epoch_end(self) -> None:
-        """Log the epoch means of the loss terms (``train/loss_epoch``, ...)."""
-        if self._train_sums is not None and self._train_rows:
-            means = self._train_sums / self._train_rows
-            self.log_dict(
-                {f"train/{k}_epoch": v for k, v in zip(_TRAIN_TERMS, means, strict=True)},
-                on_epoch=True,
-                sync_dist=True,
-            )
+    def epoch_loss_names(self) -> list[str]:
+        """``train/loss_epoch``, ``train/task_loss_epoch``, ``train/penalty_epoch``."""
+        return [f"train/{k}_epoch" for k in _TRAIN_TERMS]
 
     def _evaluate(self, batch: dict[str, Tensor], stage: str) -> dict[str, Tensor]:
         terms = self.loss_terms(batch)
