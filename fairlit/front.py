@@ -49,9 +49,9 @@ __all__ = ["FrontModel"]
 
 
 _PLATEAU = (
-    "FrontModel: ReduceLROnPlateau would lower every member's learning rate on one monitored "
-    "metric, which couples them; set model.init_args.lr_scheduler to a schedule of the step or "
-    "epoch, or null"
+    "FrontModel: model.init_args.lr_scheduler.class_path is ReduceLROnPlateau, which would lower "
+    "every member's learning rate on one monitored metric and so couple them; use a schedule "
+    "of the step or epoch, or null"
 )
 
 
@@ -189,7 +189,8 @@ class FrontModel(FairModel):
         if getattr(members[0].regularizer, "estimator", None) == "joint":
             raise ConfigurationError(
                 "FrontModel cannot run the joint MI estimator under vmap (its custom kernel has "
-                "no batching rule); use estimator='factorized', or train the members one by one"
+                "no batching rule): set model.init_args.regularizer.init_args.estimator to "
+                "factorized, or train the members one by one"
             )
         self.gammas = [member.gamma for member in members]
         self.seeds = seeds

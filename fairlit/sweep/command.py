@@ -82,9 +82,7 @@ def _plans(args: argparse.Namespace, overrides: list[str]) -> list[Any]:
             flag = "--seeds" if key in SEED_KEYS else "--gammas"
             raise SweepUsageError(f"{override}: the sweep sets {key} per point ({flag}); drop it")
 
-    settings, _ = resolve_settings(args.config, overrides)
-    if args.vectorize:
-        _check_vectorizable(settings)
+    settings, _ = resolve_settings(args.config, overrides, vectorize=args.vectorize)
     configs = tuple(str(c) for c in args.config)
     stems = "+".join(Path(c).stem for c in configs)
     out = str(Path(args.out))
@@ -194,32 +192,6 @@ def _plans(args: argparse.Namespace, overrides: list[str]) -> list[Any]:
                 )
             )
     return plans
-
-
-def _check_vectorizable(settings: dict[str, Any]) -> None:
-    """Refuse, before any trial, what a front cannot train (the same for every seed).
-
-    Raises:
-        SweepUsageError: naming the config key and ``--vectorize``.
-    """
-    from fairlit.sweep.trials import SweepUsageError
-
-    checks = (
-        ("model.class_path", lambda v: v == "fairlit.models.FairRepresentationModel",
-         "a FairRepresentationModel"),
-        ("model.init_args.regularizer.init_args.estimator", lambda v: v != "joint",
-         "not the joint MI estimator (no batching rule under vmap)"),
-        ("model.init_args.lr_scheduler.class_path", lambda v: not str(v).endswith("ReduceLROnPlateau"),
-         "a schedule of the step or epoch, not ReduceLROnPlateau (one metric for all members)"),
-        ("trainer.gradient_clip_val", lambda v: not v,
-         "unset (clipping by a norm over every member couples them)"),
-    )  # fmt: skip
-    for key, ok, wanted in checks:
-        if key in settings and not ok(settings[key]):
-            raise SweepUsageError(
-                f"--vectorize trains one front per seed: {key} is {settings[key]!r}, it must be "
-                f"{wanted}; change it or drop --vectorize"
-            )
 
 
 def _holds_studies(spec: str) -> bool:

@@ -78,20 +78,23 @@ def _config_args(configs: Sequence[str]) -> list[str]:
 
 
 def resolve_settings(
-    configs: Sequence[str], overrides: Sequence[str] = ()
+    configs: Sequence[str], overrides: Sequence[str] = (), vectorize: bool = False
 ) -> tuple[dict[str, Any], str]:
     """The fully resolved configuration of ``configs`` with ``overrides``, nothing trained.
 
     Args:
         configs: LightningCLI config files, composed in order.
         overrides: ``--key=value`` arguments given to every point.
+        vectorize: Also check that the configuration trains as a front (``--vectorize``),
+            with the front's own refusals.
 
     Returns:
         ``(settings, yaml_text)``: the flat ``dotted.key -> value`` settings (see
         :func:`flatten`) and the same configuration as YAML.
 
     Raises:
-        SweepUsageError: for a missing file, an unknown key or an invalid value (one line).
+        SweepUsageError: for a missing file, an unknown key or an invalid value (one line),
+            or with ``vectorize`` a configuration a front cannot train.
     """
     import yaml
 
@@ -103,6 +106,8 @@ def resolve_settings(
             cli = _build([*_config_args(configs), *QUIET, *overrides])
         except SweepUsageError as err:
             raise SweepUsageError(_with_suggestion(str(err), configs, overrides)) from err
+        if vectorize:
+            _front_of(cli, [0.5])
     text = cli.parser.dump(cli.config, skip_none=False)
     return flatten(yaml.safe_load(text)), text
 
@@ -232,22 +237,14 @@ def train_front(
         SweepUsageError: for another swept key, a model that is not a
             ``FairRepresentationModel``, or a configuration error (one line).
     """
-    from fairlit.front import FrontModel
-    from fairlit.models import FairRepresentationModel
-
     if key != "model.init_args.gamma":
         raise SweepUsageError(f"--vectorize sweeps gamma only, not {key}")
     with quiet_lightning():
         cli = _build(
             [*_config_args(configs), *QUIET, *overrides, *_sweep_args({key: values[0]}, seed)]
         )
-        if type(cli.model) is not FairRepresentationModel:
-            raise SweepUsageError(
-                f"--vectorize needs the configs' model to be a FairRepresentationModel, not "
-                f"{type(cli.model).__name__}; drop --vectorize"
-            )
         trainer, dm = cli.trainer, cli.datamodule
-        front = FrontModel.from_model(cli.model, [float(v) for v in values])
+        front = _front_of(cli, [float(v) for v in values])
         trainer.fit(front, datamodule=dm)
         rows = []
         folders = list(run_dirs) if run_dirs is not None else [None] * len(values)
@@ -263,6 +260,29 @@ def train_front(
                 (run_dir / "config.yaml").write_text(row["config"])
             rows.append(row)
     return rows
+
+
+def _front_of(cli: Any, gammas: Sequence[float]) -> Any:
+    """The configs' model as a front of ``gammas``, checked against the configs' Trainer.
+
+    Raises:
+        SweepUsageError: for another model class, or what the front refuses (one line).
+    """
+    from fairlit.errors import ConfigurationError
+    from fairlit.front import FrontModel
+    from fairlit.models import FairRepresentationModel
+
+    if type(cli.model) is not FairRepresentationModel:
+        raise SweepUsageError(
+            f"--vectorize: model.class_path must be a FairRepresentationModel, not "
+            f"{type(cli.model).__name__}; change it or drop --vectorize"
+        )
+    try:
+        front = FrontModel.from_model(cli.model, list(gammas))
+        front.check_trainer(cli.trainer)
+    except ConfigurationError as err:
+        raise SweepUsageError(f"--vectorize: {err}") from err
+    return front
 
 
 def _measure(

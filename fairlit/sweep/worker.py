@@ -62,6 +62,21 @@ def _sigterm_fails_the_trial(state: _WorkerState) -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def _mark_failed(
+    trials: Sequence[optuna.Trial], err: BaseException, state: _WorkerState, seconds: float
+) -> tuple[str, str]:
+    """Store a run's failure on its trials; return the status and the reason to report."""
+    interrupted = isinstance(err, _Terminated | KeyboardInterrupt | SystemExit)
+    # A SIGTERM inside jsonargparse surfaces as a parse error: the flag tells the truth.
+    status = "interrupted" if interrupted or state.terminated else "failed"
+    for trial in trials:
+        trial.set_user_attr("status", status)
+        trial.set_user_attr("error", f"{type(err).__name__}: {err}"[:2000])
+        trial.set_user_attr("traceback", traceback.format_exc()[-20000:])
+        trial.set_user_attr("wall_time_s", seconds)
+    return status, "" if status == "interrupted" else f": {type(err).__name__}: {err}"
+
+
 def _run_dir(plan: StudyPlan, number: int) -> Path:
     safe = re.sub(r"[^A-Za-z0-9_.@+-]", "_", plan.name)
     return Path(plan.out) / "trials" / safe / str(number)
@@ -123,14 +138,7 @@ def _objective(
                         audit=plan.audit,
                     )
         except BaseException as err:
-            interrupted = isinstance(err, _Terminated | KeyboardInterrupt | SystemExit)
-            # A SIGTERM inside jsonargparse surfaces as a parse error: the flag tells the truth.
-            status = "interrupted" if interrupted or state.terminated else "failed"
-            trial.set_user_attr("status", status)
-            trial.set_user_attr("error", f"{type(err).__name__}: {err}"[:2000])
-            trial.set_user_attr("traceback", traceback.format_exc()[-20000:])
-            trial.set_user_attr("wall_time_s", time.perf_counter() - start)
-            reason = "" if status == "interrupted" else f": {type(err).__name__}: {err}"
+            status, reason = _mark_failed([trial], err, state, time.perf_counter() - start)
             report(
                 f"fairlit sweep: {status} trial {trial.number} ({plan.describe(params)}){reason}"
             )
@@ -242,14 +250,10 @@ def _run_front(
                 p in group], seed, folders, plan.probe, plan.probe_rows, plan.audit,
             )  # fmt: skip
     except BaseException as err:
-        interrupted = isinstance(err, _Terminated | KeyboardInterrupt | SystemExit)
-        status = "interrupted" if interrupted or state.terminated else "failed"
+        seconds = (time.perf_counter() - start) / len(trials)
+        status, reason = _mark_failed(trials, err, state, seconds)
         for trial in trials:
-            trial.set_user_attr("status", status)
-            trial.set_user_attr("error", f"{type(err).__name__}: {err}"[:2000])
-            trial.set_user_attr("traceback", traceback.format_exc()[-20000:])
             _tell_failed(study, trial)
-        reason = "" if status == "interrupted" else f": {type(err).__name__}: {err}"
         report(f"fairlit sweep: {status} front of trials {[t.number for t in trials]} "
                f"({plan.method} seed={seed}){reason}")  # fmt: skip
         if isinstance(err, SystemExit | KeyboardInterrupt):
