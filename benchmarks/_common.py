@@ -1,4 +1,5 @@
-"""What the benchmark scripts share: a bare Trainer (no logging, checkpoints, bar, validation)."""
+"""What the benchmark scripts share: Adult on one thread, and a bare Trainer (no logging,
+checkpoints, bar or validation)."""
 
 from typing import Any
 
@@ -18,3 +19,21 @@ def bare_trainer(epochs: int, **overrides: Any) -> pl.Trainer:
     }
     options.update(overrides)
     return pl.Trainer(**options)
+
+
+def adult_on_one_thread(batch_size: int = 256) -> Any:
+    """Adult's training split ready (``setup("fit")``), one torch thread, warnings off.
+
+    One thread puts the contenders on an equal footing on a shared machine.
+    """
+    import warnings
+
+    import torch
+
+    from fairlit.data import AdultDataModule
+
+    torch.set_num_threads(1)
+    warnings.filterwarnings("ignore")
+    dm = AdultDataModule(batch_size=batch_size)
+    dm.setup("fit")
+    return dm

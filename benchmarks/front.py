@@ -12,10 +12,9 @@ thread. Prints both wall times, the front against the mean single fit, and the r
 
 import argparse
 import time
-import warnings
 
 import torch
-from _common import bare_trainer
+from _common import adult_on_one_thread, bare_trainer
 
 from fairlit.data import AdultDataModule
 from fairlit.front import FrontModel
@@ -35,10 +34,7 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=21)
     parser.add_argument("--epochs", type=int, default=10)
     args = parser.parse_args()
-    torch.set_num_threads(1)
-    warnings.filterwarnings("ignore")
-    dm = AdultDataModule(batch_size=256)
-    dm.setup("fit")
+    dm = adult_on_one_thread()
     gammas = [i / max(args.members - 1, 1) for i in range(args.members)]
     front = FrontModel(_encoder(dm), gammas, regularizer=MutualInformationRegularizer)
     start = time.perf_counter()

@@ -39,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _common import adult_on_one_thread
 
 from fairlit.cli import build_cli
 from fairlit.data import AdultDataModule
@@ -319,9 +320,7 @@ def main() -> None:
     if args.joint_probe:
         _joint_probe(int(args.joint_probe[0]), args.joint_probe[1])
         return
-    torch.set_num_threads(1)  # the three contenders on equal footing; the machine is shared
-    dm = AdultDataModule(batch_size=args.batch_size)
-    dm.setup("fit")
+    dm = adult_on_one_thread(args.batch_size)
     times: dict[str, list[float]] = {"fairlit": [], "lightning": [], "hand": [], "fairlearn": []}
     for _ in range(args.repeats):
         times["hand"].append(time_hand(dm, args.epochs))

@@ -13,15 +13,13 @@ its own overhead to every Python call, so compare the rows, not the totals with 
 import argparse
 import cProfile
 import pstats
-import warnings
 
 import torch
+from _common import adult_on_one_thread
 from speed import time_fairlit, time_hand, time_lightning
 
-from fairlit.data import AdultDataModule
 
-
-def _profile(timed, steps: int) -> pstats.Stats:
+def _profile(timed) -> pstats.Stats:
     """Profile only the fit inside ``timed`` (which builds its objects first)."""
     profiler = cProfile.Profile()
     timed(lambda fit: profiler.runcall(fit))
@@ -48,14 +46,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--epochs", type=int, default=3)
     args = parser.parse_args()
-    torch.set_num_threads(1)
-    warnings.filterwarnings("ignore")
-    dm = AdultDataModule(batch_size=256)
-    dm.setup("fit")
+    dm = adult_on_one_thread()
     steps = args.epochs * -(-len(dm.train_dataset) // 256)
     hand = time_hand(dm, args.epochs)
-    fairlit = _profile(lambda run: time_fairlit(args.epochs, 256, run), steps)
-    lightning = _profile(lambda run: time_lightning(dm, args.epochs, run), steps)
+    fairlit = _profile(lambda run: time_fairlit(args.epochs, 256, run))
+    lightning = _profile(lambda run: time_lightning(dm, args.epochs, run))
     print(f"Adult, batch 256, {args.epochs} epochs, one torch thread, "
           f"{torch.__version__}; under cProfile except the hand loop")  # fmt: skip
     print(f"hand loop (no profiler): {steps} steps, {1e6 * hand / steps:.0f} us/step")
