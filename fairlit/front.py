@@ -212,6 +212,9 @@ class FrontModel(FairModel):
         self.buffer_names = list(buffers)
         for i, name in enumerate(self.buffer_names):
             self.register_buffer(f"member_buffer_{i}", buffers[name])
+        # Kept in the state dict (checkpoints hold it); the loss takes gamma from self.gammas in
+        # the loss's own dtype, as a member's Python float is, so a float64 run is not given
+        # float32-rounded gammas (0.4 -> 0.4000000060).
         self.register_buffer("gamma_tensor", torch.tensor(self.gammas))
         # The structure functional_call runs the stacked weights through (no weights of its own).
         object.__setattr__(self, "_base", copy.deepcopy(wrapped[0]).to("meta"))
@@ -297,7 +300,7 @@ class FrontModel(FairModel):
         task, penalty = torch.func.vmap(one, in_dims=(0, 0, noise_dim), randomness="same")(
             params, self._member_buffers(), noise
         )
-        gamma = self.gamma_tensor.to(task.dtype)
+        gamma = torch.tensor(self.gammas, dtype=task.dtype, device=task.device)
         return (1.0 - gamma) * task + gamma * penalty, task, penalty
 
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:

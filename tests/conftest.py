@@ -4,6 +4,7 @@
   in the repository root.
 * ``tiny_trainer``: a quiet, single-process CPU :class:`pytorch_lightning.Trainer` writing into
   the test's ``tmp_path``.
+* ``float64``: torch's default dtype is float64 for the test.
 * ``quiet_args``: the command-line options that silence a ``fairlit`` run (no progress bar,
   no model summary).
 * ``gloo_ranks``: run a function on two (or more) CPU processes joined by a gloo process
@@ -89,6 +90,20 @@ def tiny_trainer(tmp_path: Path) -> Callable[..., pl.Trainer]:
         return pl.Trainer(**options)
 
     return make
+
+
+@pytest.fixture
+def float64():
+    """Make float64 torch's default dtype for one test (modules built in it stay float64).
+
+    For tests that compare two computations whose summation orders differ (a front against
+    separate fits, one process against two): in float32 their last bits depend on the CPU's
+    vector kernel, in float64 they agree to about 1e-13.
+    """
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(previous)
 
 
 # -- quiet command-line runs ----------------------------------------------------------------------

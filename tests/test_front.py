@@ -17,6 +17,23 @@ from fairlit.regularizers import AdversarialRegularizer, MutualInformationRegula
 
 GAMMAS = [0.0, 0.4, 0.9]
 
+# Tolerances. The front (vmap over stacked members) and K separate models compute the same
+# sums in different orders, so their last bits may differ, and which bits differ depends on
+# the CPU's vector kernel (ATEN_CPU_CAPABILITY). In float32 four Adam steps were seen to move
+# a weight apart by 1.2e-6 on one kernel and by less on another, so every comparison of two
+# computations here runs in float64 (unit roundoff u = 1.1e-16). A handful of steps, each a
+# forward and backward pass through two layers of width <= 64 on <= 64 rows, puts the two
+# orders at most a few thousand u apart (about 1e-13 relative), and a stochastic bit u < p
+# flips between them only for a uniform draw within that distance of p (probability about
+# 1e-13 per bit): TOL leaves a margin of 1000 over that and is still 1e6 times smaller than a
+# real error (a wrong gamma, noise row or seed moves a weight by about lr = 1e-2).
+TOL = {"rtol": 1e-10, "atol": 1e-10}
+
+
+def _double(batch):
+    """The batch with float64 features (and weights), as Lightning's 64-true precision does."""
+    return {k: v.double() if v.is_floating_point() else v for k, v in batch.items()}
+
 
 def _reference(make_encoder, gamma, seed, regularizer, **kwargs):
     """Member ``seed`` as an ordinary model: built after ``torch.manual_seed(seed)``."""
@@ -24,6 +41,7 @@ def _reference(make_encoder, gamma, seed, regularizer, **kwargs):
     return FairRepresentationModel(make_encoder(), regularizer=regularizer, gamma=gamma, **kwargs)
 
 
+@pytest.mark.comparison
 def test_members_train_exactly_like_independent_models():
     # A deterministic encoder, and an adversary with weights of its own: every member's
     # gradient and Adam update must be those of the same model trained alone.
@@ -38,6 +56,8 @@ def test_members_train_exactly_like_independent_models():
         _reference(make, g, s, AdversarialRegularizer)
         for g, s in zip(GAMMAS, [3, 4, 5], strict=True)
     ]
+    front.double()
+    models = [m.double() for m in models]
     # Member k starts from the weights of the model built after torch.manual_seed(seeds[k]).
     for k, member in enumerate(front.members()):
         for name, value in models[k].state_dict().items():
@@ -46,7 +66,7 @@ def test_members_train_exactly_like_independent_models():
     opts = [torch.optim.Adam(m.parameters(), lr=1e-2) for m in models]
     batches = iter(dm.train_dataloader())
     for _ in range(3):
-        batch = next(batches)
+        batch = _double(next(batches))
         front_opt.zero_grad()
         losses, _, _ = front.member_losses(batch)
         losses.sum().backward()
@@ -54,12 +74,12 @@ def test_members_train_exactly_like_independent_models():
         for model, opt, loss in zip(models, opts, losses, strict=True):
             opt.zero_grad()
             expected = model.loss_terms(batch)["loss"]
-            torch.testing.assert_close(loss.detach(), expected.detach(), rtol=1e-5, atol=1e-6)
+            torch.testing.assert_close(loss.detach(), expected.detach(), **TOL)
             expected.backward()
             opt.step()
     for k, member in enumerate(front.members()):
         for name, value in models[k].state_dict().items():
-            torch.testing.assert_close(member.state_dict()[name], value, rtol=1e-5, atol=1e-6)
+            torch.testing.assert_close(member.state_dict()[name], value, **TOL)
     # The members did move apart: different gammas and seeds, different weights.
     first, last = front.members()[0], front.members()[2]
     assert not torch.allclose(first.head.output.weight, last.head.output.weight)
@@ -71,6 +91,7 @@ def _stochastic(dm, sampling="sample"):
     )
 
 
+@pytest.mark.comparison
 def test_with_explicit_noise_members_equal_separate_fits_in_weights_and_metrics(tiny_trainer):
     # Each member gets its own noise [K, B, m]; the ordinary model gets the same rows.
     dm = GermanDataModule(batch_size=64)
@@ -78,15 +99,16 @@ def test_with_explicit_noise_members_equal_separate_fits_in_weights_and_metrics(
     gammas, seeds = [0.2, 0.8], [3, 4]
     front = FrontModel(_stochastic(dm), gammas, regularizer=MutualInformationRegularizer,
                        seeds=seeds)  # fmt: skip
-    models = [_reference(lambda: _stochastic(dm), g, s, MutualInformationRegularizer)
+    models = [_reference(lambda: _stochastic(dm), g, s, MutualInformationRegularizer).double()
               for g, s in zip(gammas, seeds, strict=True)]  # fmt: skip
+    front.double()
     front_opt = torch.optim.Adam(front.parameters(), lr=1e-2)
     opts = [torch.optim.Adam(m.parameters(), lr=1e-2) for m in models]
     draws = torch.Generator().manual_seed(11)
     batches = iter(dm.train_dataloader())
     for _ in range(4):
-        batch = next(batches)
-        noise = torch.rand(2, len(batch["x"]), 10, generator=draws)
+        batch = _double(next(batches))
+        noise = torch.rand(2, len(batch["x"]), 10, generator=draws, dtype=torch.float64)
         front_opt.zero_grad()
         losses, _, _ = front.member_losses(batch, noise)
         losses.sum().backward()
@@ -94,20 +116,21 @@ def test_with_explicit_noise_members_equal_separate_fits_in_weights_and_metrics(
         for k, (model, opt) in enumerate(zip(models, opts, strict=True)):
             opt.zero_grad()
             expected = model.loss_terms(batch, noise[k])["loss"]
-            torch.testing.assert_close(losses[k].detach(), expected.detach())
+            torch.testing.assert_close(losses[k].detach(), expected.detach(), **TOL)
             expected.backward()
             opt.step()
     for k, member in enumerate(front.members()):
         for name, value in models[k].state_dict().items():
-            torch.testing.assert_close(member.state_dict()[name], value, rtol=1e-5, atol=1e-6)
+            torch.testing.assert_close(member.state_dict()[name], value, **TOL)
     # Sampled evaluation codes: each member evaluates from its own copy of the stream.
-    [result] = tiny_trainer().test(front, datamodule=dm, verbose=False)
+    [result] = tiny_trainer(precision="64-true").test(front, datamodule=dm, verbose=False)
     for k, model in enumerate(models):
-        [own] = tiny_trainer().test(model, datamodule=dm, verbose=False)
+        [own] = tiny_trainer(precision="64-true").test(model, datamodule=dm, verbose=False)
         for name in ("accuracy", "auc", "dp_difference", "eo_difference", "mi_bits"):
-            assert result[f"test/m{k}/{name}"] == pytest.approx(own[f"test/{name}"], abs=1e-6)
+            assert result[f"test/m{k}/{name}"] == pytest.approx(own[f"test/{name}"], abs=1e-9)
 
 
+@pytest.mark.comparison
 def test_a_front_trained_by_the_trainer_equals_separate_fits(tiny_trainer):
     # The front draws the step's noise where an ordinary model's torch.bernoulli would, from
     # the same seeded stream: member k is the ordinary run with gamma k (CPU, no dropout).
@@ -116,20 +139,20 @@ def test_a_front_trained_by_the_trainer_equals_separate_fits(tiny_trainer):
     kwargs = {"prediction_samples": 3}
     front = FrontModel(_stochastic(dm), gammas, regularizer=MutualInformationRegularizer,
                        seeds=seeds, **kwargs)  # fmt: skip
-    trainer = tiny_trainer(max_steps=6)
+    trainer = tiny_trainer(max_steps=6, precision="64-true")
     trainer.fit(front, datamodule=dm)
     [result] = trainer.test(front, datamodule=dm, verbose=False)
     for k, (gamma, seed) in enumerate(zip(gammas, seeds, strict=True)):
         model = _reference(lambda: _stochastic(dm), gamma, seed, MutualInformationRegularizer,
                            **kwargs)  # fmt: skip
-        alone = tiny_trainer(max_steps=6)
+        alone = tiny_trainer(max_steps=6, precision="64-true")
         alone.fit(model, datamodule=dm)
         [own] = alone.test(model, datamodule=dm, verbose=False)
         member = front.members()[k]
         for name, value in model.state_dict().items():
-            torch.testing.assert_close(member.state_dict()[name], value, rtol=1e-5, atol=1e-6)
+            torch.testing.assert_close(member.state_dict()[name], value, **TOL)
         for name in ("accuracy", "auc", "dp_difference", "mi_factorized_bits"):
-            assert result[f"test/m{k}/{name}"] == pytest.approx(own[f"test/{name}"], abs=1e-5)
+            assert result[f"test/m{k}/{name}"] == pytest.approx(own[f"test/{name}"], abs=1e-9)
     # Different gammas from the same start: the members did move apart.
     first, second = front.members()
     assert not torch.allclose(first.head.output.weight, second.head.output.weight)
@@ -152,6 +175,7 @@ def test_from_model_starts_every_member_from_the_model(tiny_trainer):
         FrontModel.from_model(model, [0.5, 1.5])
 
 
+@pytest.mark.comparison
 def test_a_step_schedule_is_every_members_own_and_a_metric_driven_one_is_refused(tiny_trainer):
     from fairlit.optim import InverseTimeDecay
 
@@ -164,11 +188,11 @@ def test_a_step_schedule_is_every_members_own_and_a_metric_driven_one_is_refused
     model = FairRepresentationModel(_stochastic(dm), regularizer=MutualInformationRegularizer,
                                     gamma=0.3, lr_scheduler=decay)  # fmt: skip
     front = FrontModel.from_model(model, [0.3, 0.3])
-    tiny_trainer(max_steps=5).fit(front, datamodule=dm)
-    tiny_trainer(max_steps=5).fit(model, datamodule=dm)
+    tiny_trainer(max_steps=5, precision="64-true").fit(front, datamodule=dm)
+    tiny_trainer(max_steps=5, precision="64-true").fit(model, datamodule=dm)
     for member in front.members():  # the schedule ran, and each member is the model's run
         for name, value in model.state_dict().items():
-            torch.testing.assert_close(member.state_dict()[name], value, rtol=1e-5, atol=1e-6)
+            torch.testing.assert_close(member.state_dict()[name], value, **TOL)
     assert front.lr_schedulers().get_last_lr() == model.lr_schedulers().get_last_lr()
     assert model.lr_schedulers().get_last_lr()[0] < 1e-3  # it decayed
     plateau = FairRepresentationModel(
@@ -200,7 +224,10 @@ def test_the_command_line_refuses_couplings_before_the_trainer_starts(
     assert key in message
 
 
-def test_a_stochastic_front_trains_evaluates_per_member_and_exports(tmp_path, capsys):
+def test_a_stochastic_front_trains_evaluates_per_member_and_exports(tmp_path, capsys, float64):
+    # float64 throughout (the default dtype and 64-true): the front's vmapped evaluation, the
+    # exported member alone and the command line (one test batch of 2048 rows, not 100) sum
+    # in different orders, and a thresholded bit must not flip between them (see TOL).
     dm = GermanDataModule(batch_size=100)
     encoder = HybridBinaryEncoder(
         dm.num_features,
@@ -213,7 +240,7 @@ def test_a_stochastic_front_trains_evaluates_per_member_and_exports(tmp_path, ca
     trainer = pl.Trainer(
         max_epochs=3, logger=False, enable_progress_bar=False, enable_model_summary=False,
         enable_checkpointing=False, callbacks=[FairnessReport(filename=None)],
-        default_root_dir=tmp_path,
+        default_root_dir=tmp_path, precision="64-true",
     )  # fmt: skip
     trainer.fit(front, datamodule=dm)
     [result] = trainer.test(front, datamodule=dm, verbose=False)
@@ -230,10 +257,12 @@ def test_a_stochastic_front_trains_evaluates_per_member_and_exports(tmp_path, ca
         weights_only=False,
     )  # fmt: skip
     assert loaded.gamma == 0.5
-    alone = pl.Trainer(logger=False, enable_progress_bar=False, enable_model_summary=False)
+    assert loaded.head.output.weight.dtype == torch.float64  # nothing rounded on the way
+    alone = pl.Trainer(logger=False, enable_progress_bar=False, enable_model_summary=False,
+                       precision="64-true")  # fmt: skip
     [own] = alone.test(loaded, datamodule=dm, verbose=False)
     for name in ("accuracy", "auc", "dp_difference", "eo_difference"):
-        assert own[f"test/{name}"] == pytest.approx(result[f"test/m1/{name}"], abs=1e-6)
+        assert own[f"test/{name}"] == pytest.approx(result[f"test/m1/{name}"], abs=1e-9)
     # ... and through the command line, with a config of the member's architecture.
     from pathlib import Path
 
@@ -242,11 +271,11 @@ def test_a_stochastic_front_trains_evaluates_per_member_and_exports(tmp_path, ca
     config = Path(__file__).resolve().parents[1] / "configs" / "german.yaml"
     main(["test", "--config", str(config), f"--ckpt_path={path}",
           "--model.init_args.encoder.init_args.inference=threshold",
-          "--trainer.enable_progress_bar=false"])  # fmt: skip
+          "--trainer.enable_progress_bar=false", "--trainer.precision=64-true"])  # fmt: skip
     [metrics] = tmp_path.glob("lightning_logs/german/version_*/metrics.csv")
     row = pd.read_csv(metrics).dropna(subset=["test/accuracy"]).iloc[-1]
-    assert row["test/accuracy"] == pytest.approx(own["test/accuracy"], abs=1e-6)
-    assert row["test/dp_difference"] == pytest.approx(own["test/dp_difference"], abs=1e-6)
+    assert row["test/accuracy"] == pytest.approx(own["test/accuracy"], abs=1e-9)
+    assert row["test/dp_difference"] == pytest.approx(own["test/dp_difference"], abs=1e-9)
 
 
 def test_what_would_couple_members_is_refused(tiny_trainer):
@@ -317,7 +346,7 @@ def _front_step(rank, world_size, batch, noise):
     """One rank's share of a step: its rows, its noise, DDP's gradient average."""
     import torch.distributed as dist
 
-    front = _front_for_ranks(batch["x"].shape[1])
+    front = _front_for_ranks(batch["x"].shape[1]).double()
     rows = slice(rank * len(noise) // world_size, (rank + 1) * len(noise) // world_size)
     losses, task, penalty = front.member_losses({k: v[rows] for k, v in batch.items()}, noise[rows])
     losses.sum().backward()
@@ -328,6 +357,7 @@ def _front_step(rank, world_size, batch, noise):
     return task.detach(), penalty.detach(), grads
 
 
+@pytest.mark.comparison
 @pytest.mark.ddp
 def test_two_gloo_processes_give_every_member_the_single_process_step(gloo_ranks):
     # The MI regularizer sums each member's group statistics over the processes from inside
@@ -335,16 +365,17 @@ def test_two_gloo_processes_give_every_member_the_single_process_step(gloo_ranks
     # the averaged gradients are the single-process gradients of every member.
     dm = GermanDataModule(batch_size=80)
     dm.setup("fit")
-    batch = next(iter(dm.train_dataloader()))
-    noise = torch.rand(80, 8, generator=torch.Generator().manual_seed(0))
+    # float64 (see TOL): two shards' group counts summed by all_reduce against one pass.
+    batch = _double(next(iter(dm.train_dataloader())))
+    noise = torch.rand(80, 8, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     ranks = gloo_ranks(_front_step, batch, noise)
-    front = _front_for_ranks(dm.num_features)
+    front = _front_for_ranks(dm.num_features).double()
     losses, task, penalty = front.member_losses(batch, noise)
     losses.sum().backward()
     for _, rank_penalty, grads in ranks:
-        torch.testing.assert_close(rank_penalty, penalty.detach(), rtol=1e-4, atol=1e-6)
+        torch.testing.assert_close(rank_penalty, penalty.detach(), **TOL)
         for grad, p in zip(grads, front.parameters(), strict=True):
-            torch.testing.assert_close(grad, p.grad, rtol=1e-4, atol=1e-6)
+            torch.testing.assert_close(grad, p.grad, **TOL)
     # The task loss is each rank's own mean; their average is the global mean.
     torch.testing.assert_close((ranks[0][0] + ranks[1][0]) / 2, task.detach())
     assert penalty[1] > 0  # a real penalty, not a trivially equal zero
@@ -376,9 +407,10 @@ def test_a_front_fits_under_ddp_spawn_and_tests_like_one_process(tmp_path, clean
         for name in ("accuracy", "auc", "dp_difference", "eo_difference", "mi_bits",
                      "mi_factorized_bits"):  # fmt: skip
             key = f"test/m{k}/{name}"
-            assert two[key] == pytest.approx(one[key], abs=1e-6), key
+            assert two[key] == pytest.approx(one[key], abs=1e-9), key
 
 
+@pytest.mark.comparison
 def test_sample_weights_reach_every_members_loss_and_seeds_follow_the_global_seed():
     torch.manual_seed(7)
     encoder = HybridBinaryEncoder(5, 6, hidden_features=(8,))

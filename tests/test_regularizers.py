@@ -273,6 +273,7 @@ def _ddp_rank(rank, world_size):
     return results
 
 
+@pytest.mark.comparison
 @pytest.mark.ddp
 def test_ddp_global_batch_is_exact(gloo_ranks):
     world_size = len(_SIZES)

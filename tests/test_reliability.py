@@ -47,6 +47,7 @@ def _only_ckpt(version_dir: Path) -> Path:
     return ckpt
 
 
+@pytest.mark.comparison
 def test_same_seed_same_weights_and_metrics(tmp_path, quiet_args):
     a = _fit(quiet_args, tmp_path / "a", "--trainer.max_epochs=2")
     b = _fit(quiet_args, tmp_path / "b", "--trainer.max_epochs=2")
@@ -67,6 +68,7 @@ def test_same_seed_same_weights_and_metrics(tmp_path, quiet_args):
     assert not all(torch.equal(sa[k], sc[k]) for k in sa)
 
 
+@pytest.mark.comparison
 def test_resume_continues_exactly(tmp_path, quiet_args):
     straight = _fit(quiet_args, tmp_path / "straight", "--trainer.max_epochs=4")
     half = _fit(quiet_args, tmp_path / "resumed", "--trainer.max_epochs=2")

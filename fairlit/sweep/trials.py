@@ -352,10 +352,12 @@ def _validation_dp_se(model: Any, dm: Any, seed: int) -> dict[str, float]:
     if dataset is None or len(dataset.y) == 0 or not hasattr(model, "predictive_proba"):
         return {}
     model.eval()
-    device = next(model.parameters()).device
+    parameter = next(model.parameters())
+    # The model's dtype: a 64-true run holds float64 weights, the split float32 features.
+    x = dataset.x.to(device=parameter.device, dtype=parameter.dtype)
     with torch.no_grad(), torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        probs = model.predictive_proba(dataset.x.to(device)).cpu()
+        probs = model.predictive_proba(x).cpu()
     if probs.ndim != 1:  # multi-class targets: no binary ΔDP
         return {}
     groups = dataset.s
